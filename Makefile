@@ -1,0 +1,37 @@
+# Every target forwards to a script in scripts/ so each step can be read and run on its own.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: dev serve test smoke bench bench-api bench-engine lint
+
+dev:            ## install what is missing, then serve on 127.0.0.1:8000 (embedded SQLite)
+	scripts/setup.sh runtime
+	$(VENV)/bin/podplus serve
+
+serve:          ## serve without the install step
+	$(VENV)/bin/podplus serve
+
+test:           ## install what is missing, then run the whole suite
+	scripts/setup.sh test
+	scripts/test.sh
+
+smoke:          ## the deployment check: a throw-away server, every step timed
+	scripts/setup.sh test
+	$(PY) scripts/smoke.py
+
+bench:          ## API latency under assembly load vs the baselines, and the engine table
+	scripts/setup.sh bench
+	$(PY) benchmarks/bench.py
+
+bench-api:      ## /api/users/me vs a bare endpoint, alone and with logins beside it
+	scripts/setup.sh bench
+	$(PY) benchmarks/api_bench.py
+
+bench-engine:   ## the engine vs the single-pass floor vs two-pass loudnorm
+	scripts/setup.sh bench
+	$(PY) benchmarks/engine_bench.py
+
+lint:
+	scripts/setup.sh test
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/mypy

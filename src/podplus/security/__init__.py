@@ -1,0 +1,1 @@
+"""Credentials: password hashing, bearer tokens, and the login throttle."""

@@ -1,0 +1,213 @@
+"""Runtime settings: one frozen object, read from the environment at the edge.
+
+Only this module reads ``os.environ``. Everything else receives a ``Settings``
+instance explicitly (``create_app(settings)``, ``Runner(settings=...)``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from podplus.errors import SettingsError
+
+T = TypeVar("T")
+
+SECRET_KEY_BYTES = 48
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    media_root: Path = Path("var/media")
+    secret_key: str = ""
+    token_ttl_s: int = 3600
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 500 * 1024 * 1024
+    max_concurrent_assemblies: int = field(default_factory=lambda: os.cpu_count() or 1)
+    assembly_timeout_s: float = 3600.0
+    assembly_max_attempts: int = 3
+    engine_nice: int = 10
+    job_lease_s: float = 30.0
+    job_poll_interval_s: float = 0.5
+    progress_write_interval_s: float = 0.5
+    shutdown_grace_s: float = 3.0
+    run_jobs: bool = True
+    login_max_failures: int = 10
+    login_window_s: int = 900
+    kdf_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+    admin_emails: frozenset[str] = frozenset()
+    log_level: str = "info"
+
+    @property
+    def engine_command(self) -> tuple[str, ...]:
+        """How the supervisor starts the engine; ``-m`` keeps it in this interpreter's venv."""
+        import sys
+
+        return (sys.executable, "-m", "podplus.engine")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``PODPLUS_*`` variables.
+
+        A bad value raises ``SettingsError`` naming the variable, which the CLI
+        prints as a single line before exiting.
+        """
+        env = os.environ if environ is None else environ
+        reader = _EnvReader(env)
+        data_dir = Path(reader.get("PODPLUS_DATA_DIR", str, "var")).resolve()
+        database_url = reader.get(
+            "PODPLUS_DATABASE_URL", _database_url, f"sqlite:///{data_dir / 'podplus.db'}"
+        )
+        media_root = Path(reader.get("PODPLUS_MEDIA_ROOT", str, str(data_dir / "media"))).resolve()
+        secret_key = reader.get("PODPLUS_SECRET_KEY", _secret_key, "")
+        defaults = cls()
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            media_root=media_root,
+            secret_key=secret_key,
+            token_ttl_s=reader.get("PODPLUS_TOKEN_TTL_S", _positive(int), defaults.token_ttl_s),
+            host=reader.get("PODPLUS_HOST", str, defaults.host),
+            port=reader.get("PODPLUS_PORT", _port, defaults.port),
+            max_upload_bytes=reader.get("PODPLUS_MAX_UPLOAD_MB", _positive(int), 500) * 1024 * 1024,
+            max_concurrent_assemblies=reader.get(
+                "PODPLUS_MAX_CONCURRENT_ASSEMBLIES", _positive(int),
+                defaults.max_concurrent_assemblies,
+            ),
+            assembly_timeout_s=reader.get(
+                "PODPLUS_ASSEMBLY_TIMEOUT_S", _positive(float), defaults.assembly_timeout_s
+            ),
+            assembly_max_attempts=reader.get(
+                "PODPLUS_ASSEMBLY_MAX_ATTEMPTS", _positive(int), defaults.assembly_max_attempts
+            ),
+            engine_nice=reader.get("PODPLUS_ENGINE_NICE", _nice, defaults.engine_nice),
+            job_lease_s=reader.get("PODPLUS_JOB_LEASE_S", _positive(float), defaults.job_lease_s),
+            run_jobs=reader.get("PODPLUS_RUN_JOBS", _boolean, defaults.run_jobs),
+            login_max_failures=reader.get(
+                "PODPLUS_LOGIN_MAX_FAILURES", _positive(int), defaults.login_max_failures
+            ),
+            login_window_s=reader.get(
+                "PODPLUS_LOGIN_WINDOW_S", _positive(int), defaults.login_window_s
+            ),
+            kdf_workers=reader.get("PODPLUS_KDF_WORKERS", _positive(int), defaults.kdf_workers),
+            admin_emails=reader.get("PODPLUS_ADMIN_EMAILS", _email_set, frozenset()),
+            log_level=reader.get("PODPLUS_LOG_LEVEL", _log_level, defaults.log_level),
+        )
+
+    def with_secret_key(self) -> Settings:
+        """Return settings that carry a secret key, creating ``secret.key`` on first start.
+
+        The key is kept in the data directory (mode 0600) so tokens survive restarts;
+        podplus never ships a built-in key.
+        """
+        if self.secret_key:
+            return self
+        from dataclasses import replace
+
+        return replace(self, secret_key=load_or_create_secret_key(self.data_dir / "secret.key"))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(SECRET_KEY_BYTES)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    try:
+        # link() refuses to overwrite, so two processes starting at once agree on one key.
+        os.link(tmp, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return key
+
+
+class _EnvReader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"expected a positive {kind.__name__}") from None
+        if value <= 0:  # type: ignore[operator]
+            raise ValueError(f"expected a positive {kind.__name__}")
+        return value
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    port = int(raw) if raw.isdigit() else -1
+    if not 0 < port < 65536:
+        raise ValueError("expected a port number between 1 and 65535")
+    return port
+
+
+def _nice(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 19:
+        raise ValueError("expected a niceness between 0 and 19")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+asyncpg://")):
+        raise ValueError("expected a sqlite:/// or postgresql:// URL")
+    return raw
+
+
+def _secret_key(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("the secret key must be at least 32 characters")
+    return raw
+
+
+def _email_set(raw: str) -> frozenset[str]:
+    return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _log_level(raw: str) -> str:
+    if raw.lower() not in {"debug", "info", "warning", "error"}:
+        raise ValueError("expected debug, info, warning or error")
+    return raw.lower()

@@ -1,0 +1,125 @@
+"""The tables, as SQLAlchemy Core. Times are UTC epoch seconds (floats): portable and comparable."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ID = sa.String(32)
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", sa.Float, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    # Stored lower-cased so uniqueness is case-insensitive on every database.
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("password_hash", sa.String(400), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("failed_at", sa.Float, nullable=False),
+    sa.Index("ix_login_failures_email", "email", "failed_at"),
+    sa.Index("ix_login_failures_address", "address", "failed_at"),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("owner_id", ID, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("storage_name", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("sample_rate", sa.Integer),
+    sa.Column("channels", sa.Integer),
+    sa.Column("codec", sa.String(64)),
+    sa.Column("loudness_lufs", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_media_owner", "owner_id", "created_at"),
+)
+
+episodes = sa.Table(
+    "episodes",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("owner_id", ID, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    # The rest of the episode description (segments, bed, loudness, output…), as JSON.
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("audio_name", sa.String(64)),
+    sa.Column("audio_size_bytes", sa.BigInteger),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("integrated_lufs", sa.Float),
+    sa.Column("true_peak_db", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_episodes_owner", "owner_id", "created_at"),
+)
+
+# Which media an episode uses; kept beside ``spec`` so "is this file in use?" is one query.
+episode_media = sa.Table(
+    "episode_media",
+    metadata,
+    sa.Column("episode_id", ID, sa.ForeignKey("episodes.id"), primary_key=True),
+    sa.Column("media_id", ID, sa.ForeignKey("media.id"), primary_key=True),
+    sa.Index("ix_episode_media_media", "media_id"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("owner_id", ID, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("episode_id", ID, sa.ForeignKey("episodes.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("progress", sa.Float, nullable=False, server_default="0"),
+    sa.Column("phase", sa.String(32)),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A claim: which worker holds the job and until when, renewed while it runs.
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Index("ix_jobs_status", "status", "created_at"),
+    sa.Index("ix_jobs_owner", "owner_id", "created_at"),
+    sa.Index("ix_jobs_episode", "episode_id", "created_at"),
+)
+
+# Every engine process a supervisor started, recorded before it can be lost.
+processes = sa.Table(
+    "processes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", ID, sa.ForeignKey("jobs.id"), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),  # psutil create_time()
+    sa.Column("cmdline", sa.Text, nullable=False),  # JSON list
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("boot_id", sa.String(64), nullable=False),
+    sa.Column("worker_id", sa.String(64), nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Index("ix_processes_live", "host", "ended_at"),
+)

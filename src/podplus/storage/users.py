@@ -1,0 +1,120 @@
+"""Users and their login failures."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from databases import Database
+
+from podplus.errors import Conflict
+from podplus.ids import new_id
+from podplus.storage.schema import login_failures, users
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    is_admin: bool
+    created_at: float
+
+
+def _user(row: object) -> User:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    return User(
+        id=mapping["id"],
+        email=mapping["email"],
+        name=mapping["name"],
+        password_hash=mapping["password_hash"],
+        is_admin=bool(mapping["is_admin"]),
+        created_at=mapping["created_at"],
+    )
+
+
+class UserStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self, *, email: str, name: str, password_hash: str, is_admin: bool = False
+    ) -> User:
+        user = User(
+            id=new_id(),
+            email=email.lower(),
+            name=name,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            created_at=time.time(),
+        )
+        try:
+            await self._db.execute(users.insert().values(**user.__dict__))
+        except Exception as exc:
+            # The unique index is the real guard against two sign-ups racing.
+            if await self.by_email(email) is not None:
+                raise Conflict("An account with this email already exists.") from exc
+            raise
+        return user
+
+    async def by_email(self, email: str) -> User | None:
+        row = await self._db.fetch_one(users.select().where(users.c.email == email.lower()))
+        return None if row is None else _user(row)
+
+    async def by_id(self, user_id: str) -> User | None:
+        row = await self._db.fetch_one(users.select().where(users.c.id == user_id))
+        return None if row is None else _user(row)
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._db.execute(
+            users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        await self._db.execute(users.update().where(users.c.id == user_id).values(is_admin=is_admin))
+
+    async def count(self) -> int:
+        return int(await self._db.fetch_val(sa.select(sa.func.count()).select_from(users)) or 0)
+
+
+class LoginFailureStore:
+    """Failed logins, counted per email and per client address over a sliding window."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def record(self, *, email: str, address: str, at: float) -> None:
+        await self._db.execute(
+            login_failures.insert().values(email=email.lower(), address=address, failed_at=at)
+        )
+
+    async def oldest_recent(self, *, email: str, address: str, since: float, limit: int) -> (
+        float | None
+    ):
+        """When failures for ``email`` or from ``address`` since ``since`` number ``limit`` or
+        more, return the time of the oldest of the last ``limit``: the lock lifts a window after it.
+        """
+        latest: float | None = None
+        for column, value in (
+            (login_failures.c.email, email.lower()),
+            (login_failures.c.address, address),
+        ):
+            query = (
+                sa.select(login_failures.c.failed_at)
+                .where(column == value, login_failures.c.failed_at > since)
+                .order_by(login_failures.c.failed_at.desc())
+                .offset(limit - 1)
+                .limit(1)
+            )
+            found = await self._db.fetch_val(query)
+            if found is not None and (latest is None or found > latest):
+                latest = found
+        return latest
+
+    async def clear_email(self, email: str) -> None:
+        await self._db.execute(login_failures.delete().where(login_failures.c.email == email.lower()))
+
+    async def prune(self, *, before: float) -> None:
+        await self._db.execute(login_failures.delete().where(login_failures.c.failed_at < before))

@@ -1,0 +1,1 @@
+"""HTTP handlers: thin translations between JSON and the storage and job modules."""

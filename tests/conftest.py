@@ -1,0 +1,160 @@
+"""Fixtures shared by the whole suite: settings on a throw-away directory, an in-process
+client, and real ``podplus serve`` processes for end-to-end and crash tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from podplus.app import create_app
+from podplus.settings import Settings
+
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'podplus.db'}",
+        media_root=tmp_path / "media",
+        secret_key=TEST_SECRET_KEY,
+        kdf_workers=2,
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to ``create_app(settings)`` in this process, lifespan included."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def register(
+    http: httpx.AsyncClient, email: str = "ada@example.com", password: str = PASSWORD
+) -> dict[str, str]:
+    """Create an account, log in, and return the Authorization header for it."""
+    created = await http.post("/api/users", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    token = await http.post("/api/auth/token", data={"username": email, "password": password})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+@pytest.fixture
+async def auth(client: httpx.AsyncClient) -> dict[str, str]:
+    return await register(client)
+
+
+@dataclass
+class LiveServer:
+    """A real ``podplus serve`` process (uvicorn) on a free port."""
+
+    data_dir: Path
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log_handles: list[object] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def start(self, *, timeout_s: float = 20.0) -> LiveServer:
+        handle = self.log_path.open("ab")
+        self._log_handles.append(handle)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "podplus", "serve"],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited {self.process.returncode}:\n{self.log}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not answer /healthz in {timeout_s}s:\n{self.log}")
+
+    def stop(self, *, timeout_s: float = 15.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill_hard(self) -> None:
+        """``kill -9`` the server alone, as an OOM killer or a crash would."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        for handle in self._log_handles:
+            handle.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+    Callable[..., LiveServer]
+]:
+    """Make (not start) real servers; each gets its own data directory unless one is given."""
+    made: list[LiveServer] = []
+
+    def make(data_dir: Path | None = None, **env: str) -> LiveServer:
+        data_dir = data_dir or tmp_path_factory.mktemp("server")
+        port = free_port()
+        server_env = {
+            **os.environ,
+            "PODPLUS_DATA_DIR": str(data_dir),
+            "PODPLUS_PORT": str(port),
+            "PODPLUS_SECRET_KEY": TEST_SECRET_KEY,
+            **env,
+        }
+        server = LiveServer(data_dir, port, server_env, data_dir / "server.log")
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    return live_server_factory().start()
