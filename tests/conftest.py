@@ -130,9 +130,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    Callable[..., LiveServer]
-]:
+def live_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., LiveServer]]:
     """Make (not start) real servers; each gets its own data directory unless one is given."""
     made: list[LiveServer] = []
 

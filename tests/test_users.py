@@ -33,7 +33,9 @@ async def test_an_email_is_taken_whatever_its_case(client: httpx.AsyncClient) ->
 async def test_malformed_email_and_short_password_are_422_naming_the_field(
     client: httpx.AsyncClient,
 ) -> None:
-    bad_email = await client.post("/api/users", json={"email": "not-an-email", "password": PASSWORD})
+    bad_email = await client.post(
+        "/api/users", json={"email": "not-an-email", "password": PASSWORD}
+    )
     assert bad_email.status_code == 422
     assert "email" in bad_email.json()["error"]["message"]
     short = await client.post("/api/users", json={"email": "a@example.com", "password": "1234567"})
@@ -154,9 +156,11 @@ async def test_other_peoples_failures_do_not_touch_a_good_login(settings) -> Non
             await attacker.post(
                 "/api/auth/token", data={"username": "eve@example.com", "password": "guess123"}
             )
-        assert (await attacker.post(
-            "/api/auth/token", data={"username": "eve@example.com", "password": "guess123"}
-        )).status_code == 429
+        assert (
+            await attacker.post(
+                "/api/auth/token", data={"username": "eve@example.com", "password": "guess123"}
+            )
+        ).status_code == 429
         ok = await honest.post(
             "/api/auth/token", data={"username": "bob@example.com", "password": PASSWORD}
         )
@@ -169,7 +173,9 @@ async def test_twenty_logins_at_once_leave_the_event_loop_free(client: httpx.Asy
     await register(client)
     logins = [
         asyncio.create_task(
-            client.post("/api/auth/token", data={"username": "ada@example.com", "password": PASSWORD})
+            client.post(
+                "/api/auth/token", data={"username": "ada@example.com", "password": PASSWORD}
+            )
         )
         for _ in range(20)
     ]
@@ -188,8 +194,10 @@ async def test_passwords_are_stored_as_argon2id(client: httpx.AsyncClient, setti
     import sqlite3
 
     await register(client)
-    stored = sqlite3.connect(settings.data_dir / "podplus.db").execute(
-        "select password_hash from users"
-    ).fetchone()[0]
+    stored = (
+        sqlite3.connect(settings.data_dir / "podplus.db")
+        .execute("select password_hash from users")
+        .fetchone()[0]
+    )
     assert stored.startswith("$argon2id$")
     assert "m=19456,t=2,p=1" in stored

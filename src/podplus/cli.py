@@ -84,7 +84,7 @@ async def _create_user(
     from podplus.services import open_services
     from podplus.web.users import user_json, validate_email, validate_name, validate_password
 
-    services = await open_services(settings)
+    services = await open_services(settings, run_jobs=False)
     try:
         user = await services.users.create(
             email=validate_email(email),

@@ -6,12 +6,20 @@ from dataclasses import dataclass
 
 from databases import Database
 
+from podplus.jobs.identity import WorkerIdentity
+from podplus.jobs.runner import Runner, RunnerStores
+from podplus.jobs.supervisor import Supervisor
 from podplus.security.passwords import PasswordHasher
 from podplus.security.throttle import LoginThrottle
 from podplus.security.tokens import TokenCodec
 from podplus.settings import Settings
 from podplus.storage.database import connect, open_database
+from podplus.storage.episodes import EpisodeStore
+from podplus.storage.files import FileStore
+from podplus.storage.jobs import JobStore
+from podplus.storage.media import MediaStore
 from podplus.storage.migrations import migrate
+from podplus.storage.processes import ProcessStore
 from podplus.storage.users import LoginFailureStore, UserStore
 
 
@@ -23,17 +31,47 @@ class Services:
     hasher: PasswordHasher
     tokens: TokenCodec
     throttle: LoginThrottle
+    files: FileStore
+    media: MediaStore
+    episodes: EpisodeStore
+    jobs: JobStore
+    processes: ProcessStore
+    supervisor: Supervisor
+    runner: Runner | None
 
     async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()
         self.hasher.close()
         await self.database.disconnect()
 
 
-async def open_services(settings: Settings) -> Services:
-    """Connect and migrate the database, and build everything that reads from it."""
+async def open_services(settings: Settings, *, run_jobs: bool | None = None) -> Services:
+    """Connect and migrate the database, build everything on top of it, and (unless told
+    not to) start the job runner, whose boot sweep runs before it claims anything."""
     database = open_database(settings.database_url)
     await connect(database)
     await migrate(database)
+    files = FileStore(settings.media_root)
+    files.sweep_incoming()
+    identity = WorkerIdentity.current()
+    stores = RunnerStores(
+        jobs=JobStore(database),
+        episodes=EpisodeStore(database),
+        media=MediaStore(database),
+        processes=ProcessStore(database),
+        files=files,
+    )
+    supervisor = Supervisor(
+        store=stores.processes,
+        identity=identity,
+        nice=settings.engine_nice,
+        kill_grace_s=settings.kill_grace_s,
+    )
+    runner = None
+    if settings.run_jobs if run_jobs is None else run_jobs:
+        runner = Runner(settings=settings, stores=stores, supervisor=supervisor, identity=identity)
+        await runner.start()
     return Services(
         settings=settings,
         database=database,
@@ -45,4 +83,11 @@ async def open_services(settings: Settings) -> Services:
             max_failures=settings.login_max_failures,
             window_s=settings.login_window_s,
         ),
+        files=files,
+        media=stores.media,
+        episodes=stores.episodes,
+        jobs=stores.jobs,
+        processes=stores.processes,
+        supervisor=supervisor,
+        runner=runner,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,19 +39,15 @@ class Settings:
     job_poll_interval_s: float = 0.5
     progress_write_interval_s: float = 0.5
     shutdown_grace_s: float = 3.0
+    kill_grace_s: float = 1.0
     run_jobs: bool = True
     login_max_failures: int = 10
     login_window_s: int = 900
     kdf_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     admin_emails: frozenset[str] = frozenset()
     log_level: str = "info"
-
-    @property
-    def engine_command(self) -> tuple[str, ...]:
-        """How the supervisor starts the engine; ``-m`` keeps it in this interpreter's venv."""
-        import sys
-
-        return (sys.executable, "-m", "podplus.engine")
+    # How the supervisor starts the engine; ``-m`` keeps it in this interpreter's venv.
+    engine_command: tuple[str, ...] = (sys.executable, "-m", "podplus.engine")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,7 +75,8 @@ class Settings:
             port=reader.get("PODPLUS_PORT", _port, defaults.port),
             max_upload_bytes=reader.get("PODPLUS_MAX_UPLOAD_MB", _positive(int), 500) * 1024 * 1024,
             max_concurrent_assemblies=reader.get(
-                "PODPLUS_MAX_CONCURRENT_ASSEMBLIES", _positive(int),
+                "PODPLUS_MAX_CONCURRENT_ASSEMBLIES",
+                _positive(int),
                 defaults.max_concurrent_assemblies,
             ),
             assembly_timeout_s=reader.get(

@@ -1,4 +1,4 @@
-"""Opening the database: the backend from the URL, SQLite tuned so writers queue instead of failing."""
+"""Opening the database: the backend from the URL; SQLite tuned so writers queue, not fail."""
 
 from __future__ import annotations
 

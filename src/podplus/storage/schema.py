@@ -65,7 +65,7 @@ episodes = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     # The rest of the episode description (segments, bed, loudness, output…), as JSON.
     sa.Column("spec", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
+    # No status column: an episode's status follows from its latest job and its audio.
     sa.Column("audio_name", sa.String(64)),
     sa.Column("audio_size_bytes", sa.BigInteger),
     sa.Column("duration_s", sa.Float),
@@ -106,6 +106,14 @@ jobs = sa.Table(
     sa.Index("ix_jobs_status", "status", "created_at"),
     sa.Index("ix_jobs_owner", "owner_id", "created_at"),
     sa.Index("ix_jobs_episode", "episode_id", "created_at"),
+    # At most one live job per episode, enforced by the database so two clicks can't race.
+    sa.Index(
+        "ux_jobs_episode_active",
+        "episode_id",
+        unique=True,
+        sqlite_where=sa.text("status IN ('queued', 'running')"),
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
+    ),
 )
 
 # Every engine process a supervisor started, recorded before it can be lost.

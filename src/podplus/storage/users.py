@@ -73,7 +73,9 @@ class UserStore:
         )
 
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
-        await self._db.execute(users.update().where(users.c.id == user_id).values(is_admin=is_admin))
+        await self._db.execute(
+            users.update().where(users.c.id == user_id).values(is_admin=is_admin)
+        )
 
     async def count(self) -> int:
         return int(await self._db.fetch_val(sa.select(sa.func.count()).select_from(users)) or 0)
@@ -90,9 +92,9 @@ class LoginFailureStore:
             login_failures.insert().values(email=email.lower(), address=address, failed_at=at)
         )
 
-    async def oldest_recent(self, *, email: str, address: str, since: float, limit: int) -> (
-        float | None
-    ):
+    async def oldest_recent(
+        self, *, email: str, address: str, since: float, limit: int
+    ) -> float | None:
         """When failures for ``email`` or from ``address`` since ``since`` number ``limit`` or
         more, return the time of the oldest of the last ``limit``: the lock lifts a window after it.
         """
@@ -114,7 +116,9 @@ class LoginFailureStore:
         return latest
 
     async def clear_email(self, email: str) -> None:
-        await self._db.execute(login_failures.delete().where(login_failures.c.email == email.lower()))
+        await self._db.execute(
+            login_failures.delete().where(login_failures.c.email == email.lower())
+        )
 
     async def prune(self, *, before: float) -> None:
         await self._db.execute(login_failures.delete().where(login_failures.c.failed_at < before))

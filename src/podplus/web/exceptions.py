@@ -48,7 +48,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
         message = f"{request.method} is not allowed on {request.url.path}."
     else:
         message = exc.detail or HTTPStatus(exc.status_code).phrase
-    code = _HTTP_CODES.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
+    code = _HTTP_CODES.get(
+        exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+    )
     return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
 

@@ -1,0 +1,290 @@
+"""The job table: the queue that handlers write and runners claim.
+
+A claim is a conditional UPDATE (``WHERE status = 'queued'``) stamped with a unique
+token, so any number of runners, on one host or many, can share the table: exactly
+one of them wins each job. A running job carries a lease its runner renews; a lease
+that lapses means its runner is gone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlalchemy as sa
+from databases import Database
+
+from podplus.errors import Conflict
+from podplus.ids import new_id
+from podplus.storage.schema import jobs
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    owner_id: str
+    episode_id: str
+    status: JobStatus
+    progress: float
+    phase: str | None
+    error: str | None
+    attempts: int
+    cancel_requested: bool
+    lease_owner: str | None
+    lease_expires_at: float | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+def _job(row: object) -> Job:
+    mapping = dict(row._mapping)  # type: ignore[attr-defined]
+    mapping["status"] = JobStatus(mapping["status"])
+    mapping["cancel_requested"] = bool(mapping["cancel_requested"])
+    return Job(**mapping)
+
+
+class JobStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- what handlers do ------------------------------------------------------------------
+
+    async def enqueue(self, *, owner_id: str, episode_id: str) -> Job:
+        job_id = new_id()
+        try:
+            await self._db.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    owner_id=owner_id,
+                    episode_id=episode_id,
+                    status=JobStatus.QUEUED.value,
+                    progress=0.0,
+                    attempts=0,
+                    cancel_requested=False,
+                    created_at=time.time(),
+                )
+            )
+        except Exception as exc:
+            # The partial unique index refused a second live job for the episode.
+            if await self.active_for_episode(episode_id) is not None:
+                raise Conflict("This episode is already queued or assembling.") from exc
+            raise
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    async def get(self, job_id: str, *, owner_id: str | None = None) -> Job | None:
+        query = jobs.select().where(jobs.c.id == job_id)
+        if owner_id is not None:
+            query = query.where(jobs.c.owner_id == owner_id)
+        row = await self._db.fetch_one(query)
+        return None if row is None else _job(row)
+
+    async def list(self, *, owner_id: str, limit: int = 200) -> list[Job]:
+        rows = await self._db.fetch_all(
+            jobs.select()
+            .where(jobs.c.owner_id == owner_id)
+            .order_by(jobs.c.created_at.desc())
+            .limit(limit)
+        )
+        return [_job(row) for row in rows]
+
+    async def active_for_episode(self, episode_id: str) -> Job | None:
+        row = await self._db.fetch_one(
+            jobs.select().where(jobs.c.episode_id == episode_id, jobs.c.status.in_(ACTIVE))
+        )
+        return None if row is None else _job(row)
+
+    async def latest_for_episodes(self, episode_ids: list[str]) -> dict[str, Job]:
+        if not episode_ids:
+            return {}
+        newest = (
+            sa.select(jobs.c.episode_id, sa.func.max(jobs.c.created_at).label("created_at"))
+            .where(jobs.c.episode_id.in_(episode_ids))
+            .group_by(jobs.c.episode_id)
+            .subquery()
+        )
+        rows = await self._db.fetch_all(
+            jobs.select().join(
+                newest,
+                sa.and_(
+                    jobs.c.episode_id == newest.c.episode_id,
+                    jobs.c.created_at == newest.c.created_at,
+                ),
+            )
+        )
+        return {job.episode_id: job for job in map(_job, rows)}
+
+    async def cancel_queued(self, job_id: str) -> bool:
+        """Cancel a job no runner has claimed yet; False if it was already claimed or done."""
+        return await self._transition(
+            job_id,
+            where=jobs.c.status == JobStatus.QUEUED.value,
+            status=JobStatus.CANCELLED,
+            error="cancelled",
+        )
+
+    async def request_cancel(self, job_id: str) -> None:
+        """Flag a running job; its runner notices on its next lease renewal."""
+        await self._db.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+            .values(cancel_requested=True)
+        )
+
+    # -- what runners do -------------------------------------------------------------------
+
+    async def claim(self, *, worker_id: str, lease_s: float, max_attempts: int) -> Job | None:
+        """Take the oldest queued job, or return None when the queue is empty."""
+        while True:
+            candidate = await self._db.fetch_val(
+                sa.select(jobs.c.id)
+                .where(jobs.c.status == JobStatus.QUEUED.value)
+                .order_by(jobs.c.created_at)
+                .limit(1)
+            )
+            if candidate is None:
+                return None
+            now = time.time()
+            token = f"{worker_id}#{new_id()[:8]}"
+            await self._db.execute(
+                jobs.update()
+                .where(jobs.c.id == candidate, jobs.c.status == JobStatus.QUEUED.value)
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    lease_owner=token,
+                    lease_expires_at=now + lease_s,
+                    attempts=jobs.c.attempts + 1,
+                    started_at=now,
+                    finished_at=None,
+                    progress=0.0,
+                    phase="starting",
+                    error=None,
+                )
+            )
+            job = await self.get(candidate)
+            if job is not None and job.lease_owner == token:
+                return job
+            # Another runner won this one; try the next.
+
+    async def renew(self, job_ids: list[str], *, lease_s: float) -> set[str]:
+        """Extend the leases; return the ids whose owner asked to cancel them."""
+        if not job_ids:
+            return set()
+        await self._db.execute(
+            jobs.update()
+            .where(jobs.c.id.in_(job_ids), jobs.c.status == JobStatus.RUNNING.value)
+            .values(lease_expires_at=time.time() + lease_s)
+        )
+        rows = await self._db.fetch_all(
+            sa.select(jobs.c.id).where(jobs.c.id.in_(job_ids), jobs.c.cancel_requested)
+        )
+        return {row[0] for row in rows}
+
+    async def report_progress(self, job_id: str, *, fraction: float, phase: str) -> None:
+        await self._db.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+            .values(progress=max(0.0, min(1.0, fraction)), phase=phase)
+        )
+
+    async def succeed(self, job_id: str) -> None:
+        await self._transition(
+            job_id,
+            where=jobs.c.status == JobStatus.RUNNING.value,
+            status=JobStatus.SUCCEEDED,
+            progress=1.0,
+            phase="done",
+        )
+
+    async def fail(self, job_id: str, *, error: str) -> None:
+        await self._transition(
+            job_id,
+            where=jobs.c.status == JobStatus.RUNNING.value,
+            status=JobStatus.FAILED,
+            error=error,
+        )
+
+    async def mark_cancelled(self, job_id: str) -> None:
+        await self._transition(
+            job_id,
+            where=jobs.c.status == JobStatus.RUNNING.value,
+            status=JobStatus.CANCELLED,
+            error="cancelled",
+        )
+
+    async def requeue_or_fail(
+        self, job_id: str, *, max_attempts: int, error: str, count_attempt: bool = True
+    ) -> JobStatus:
+        """Put an interrupted job back in the queue, unless it has used up its attempts.
+
+        ``count_attempt=False`` is for a clean shutdown: the job did nothing wrong.
+        """
+        job = await self.get(job_id)
+        if job is None or job.status is not JobStatus.RUNNING:
+            return job.status if job else JobStatus.FAILED
+        attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
+        if job.cancel_requested:
+            await self.mark_cancelled(job_id)
+            return JobStatus.CANCELLED
+        if attempts >= max_attempts:
+            await self.fail(job_id, error=error)
+            return JobStatus.FAILED
+        await self._db.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+            .values(
+                status=JobStatus.QUEUED.value,
+                attempts=attempts,
+                lease_owner=None,
+                lease_expires_at=None,
+                progress=0.0,
+                phase=None,
+            )
+        )
+        return JobStatus.QUEUED
+
+    async def running(self) -> list[Job]:
+        rows = await self._db.fetch_all(
+            jobs.select().where(jobs.c.status == JobStatus.RUNNING.value)
+        )
+        return [_job(row) for row in rows]
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self._db.fetch_all(
+            sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def _transition(
+        self,
+        job_id: str,
+        *,
+        where: sa.ColumnElement[bool],
+        status: JobStatus,
+        **values: object,
+    ) -> bool:
+        await self._db.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, where)
+            .values(status=status.value, finished_at=time.time(), lease_expires_at=None, **values)
+        )
+        job = await self.get(job_id)
+        return job is not None and job.status is status

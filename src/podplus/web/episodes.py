@@ -1,0 +1,201 @@
+"""``/api/episodes``: describe an episode, change it, fetch its audio."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from podplus.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from podplus.ids import isoformat, new_id
+from podplus.jobs.manifest import media_ids
+from podplus.storage.episodes import Episode
+from podplus.storage.jobs import Job, JobStatus
+from podplus.web.episode_input import EpisodeInput, media_fields, parse_episode
+from podplus.web.jobs import job_json
+from podplus.web.requests import current_user, json_object, services
+
+AUDIO_TYPES = {
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+}
+
+
+def episode_status(episode: Episode, job: Job | None) -> str:
+    """draft → queued → assembling → ready | failed, read off the latest job and the audio."""
+    if job is not None and job.status is JobStatus.QUEUED:
+        return "queued"
+    if job is not None and job.status is JobStatus.RUNNING:
+        return "assembling"
+    if episode.audio_name:
+        return "ready"
+    if job is not None and job.status is JobStatus.FAILED:
+        return "failed"
+    return "draft"
+
+
+def episode_json(episode: Episode, job: Job | None) -> dict[str, Any]:
+    status = episode_status(episode, job)
+    return {
+        "id": episode.id,
+        "title": episode.title,
+        "description": episode.description,
+        **{name: episode.spec.get(name) for name in ("intro_id", "outro_id", "cover_id")},
+        "segments": episode.spec["segments"],
+        "music_bed": episode.spec.get("music_bed"),
+        "crossfade_s": episode.spec.get("crossfade_s"),
+        "trim_silence": episode.spec.get("trim_silence", False),
+        "loudness": episode.spec.get("loudness") or {},
+        "output": episode.spec.get("output") or {},
+        "tags": episode.spec.get("tags") or {},
+        "status": status,
+        "job": job_json(job) if job else None,
+        "audio_url": f"/api/episodes/{episode.id}/audio" if status == "ready" else None,
+        "duration_s": episode.duration_s,
+        "integrated_lufs": episode.integrated_lufs,
+        "true_peak_db": episode.true_peak_db,
+        "size_bytes": episode.audio_size_bytes,
+        "created_at": isoformat(episode.created_at),
+        "updated_at": isoformat(episode.updated_at),
+    }
+
+
+async def create_episode(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    described = parse_episode(await json_object(request))
+    await _check_media(request, described, user.id)
+    now = time.time()
+    episode = Episode(
+        id=new_id(),
+        owner_id=user.id,
+        title=described.title,
+        description=described.description,
+        spec=described.spec,
+        audio_name=None,
+        audio_size_bytes=None,
+        duration_s=None,
+        integrated_lufs=None,
+        true_peak_db=None,
+        created_at=now,
+        updated_at=now,
+    )
+    await services(request).episodes.add(episode, media_ids=media_ids(episode.spec))
+    return JSONResponse(episode_json(episode, None), status_code=201)
+
+
+async def list_episodes(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    found = services(request)
+    episodes = await found.episodes.list(owner_id=user.id)
+    latest = await found.jobs.latest_for_episodes([episode.id for episode in episodes])
+    return JSONResponse(
+        {"items": [episode_json(episode, latest.get(episode.id)) for episode in episodes]}
+    )
+
+
+async def get_episode(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    episode = await _owned(request, user.id)
+    return JSONResponse(episode_json(episode, await _latest_job(request, episode)))
+
+
+async def update_episode(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    episode = await _owned(request, user.id)
+    found = services(request)
+    if await found.jobs.active_for_episode(episode.id):
+        raise Conflict("The episode is being assembled; cancel the job to change it.")
+    current = {"title": episode.title, "description": episode.description, **episode.spec}
+    described = parse_episode({**current, **await json_object(request)})
+    await _check_media(request, described, user.id)
+    await found.episodes.update(
+        episode.id,
+        title=described.title,
+        description=described.description,
+        spec=described.spec,
+        media_ids=media_ids(described.spec),
+    )
+    if episode.audio_name:
+        found.files.remove(found.files.episode_path(episode.audio_name))
+    updated = await found.episodes.get(episode.id)
+    assert updated is not None
+    return JSONResponse(episode_json(updated, await _latest_job(request, updated)))
+
+
+async def delete_episode(request: Request) -> Response:
+    user = await current_user(request)
+    episode = await _owned(request, user.id)
+    found = services(request)
+    if await found.jobs.active_for_episode(episode.id):
+        raise Conflict("The episode is being assembled; cancel the job first.")
+    await found.episodes.delete(episode.id)
+    if episode.audio_name:
+        found.files.remove(found.files.episode_path(episode.audio_name))
+    return Response(status_code=204)
+
+
+async def episode_audio(request: Request) -> Response:
+    """The assembled file, with ETag and byte ranges so players can seek.
+
+    An ``<audio>`` element can't send an Authorization header, so this one route also
+    takes the token as ``?access_token=``.
+    """
+    found = services(request)
+    query_token = request.query_params.get("access_token")
+    if query_token and "authorization" not in request.headers:
+        user = await found.users.by_id(found.tokens.subject(query_token))
+        if user is None:
+            raise Unauthorized("The token's account no longer exists.")
+    else:
+        user = await current_user(request)
+    episode = await _owned(request, user.id)
+    if not episode.audio_name:
+        raise NotFound("The episode has no audio yet.")
+    path = found.files.episode_path(episode.audio_name)
+    if not path.exists():
+        raise NotFound("The episode has no audio yet.")
+    filename = f"{_safe_filename(episode.title)}{path.suffix}"
+    return FileResponse(
+        path,
+        media_type=AUDIO_TYPES.get(path.suffix, "application/octet-stream"),
+        filename=filename,
+        content_disposition_type="inline",
+    )
+
+
+async def _owned(request: Request, owner_id: str) -> Episode:
+    episode = await services(request).episodes.get(
+        request.path_params["episode_id"], owner_id=owner_id
+    )
+    if episode is None:
+        raise NotFound("No such episode.")
+    return episode
+
+
+async def _latest_job(request: Request, episode: Episode) -> Job | None:
+    return (await services(request).jobs.latest_for_episodes([episode.id])).get(episode.id)
+
+
+async def _check_media(request: Request, described: EpisodeInput, owner_id: str) -> None:
+    refs = media_fields(described.spec)
+    owned = await services(request).media.many(
+        {media_id for _, media_id in refs}, owner_id=owner_id
+    )
+    for field, media_id in refs:
+        item = owned.get(media_id)
+        if item is None:
+            raise InvalidInput(f"{field}: no media with id {media_id!r}.")
+        wants_image = field == "cover_id"
+        if wants_image and item.kind.is_audio:
+            raise InvalidInput(f"{field}: must be an image uploaded with kind=cover.")
+        if not wants_image and not item.kind.is_audio:
+            raise InvalidInput(f"{field}: must be audio, not a cover image.")
+
+
+def _safe_filename(title: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()
+    return cleaned[:100] or "episode"

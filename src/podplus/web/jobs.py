@@ -1,0 +1,79 @@
+"""``/api/jobs`` and ``/api/episodes/{id}/assemble``: queue, watch, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from podplus.errors import Conflict, NotFound
+from podplus.ids import isoformat
+from podplus.storage.jobs import Job
+from podplus.web.requests import current_user, services
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "episode_id": job.episode_id,
+        "status": job.status.value,
+        "progress": round(job.progress, 4),
+        "phase": job.phase,
+        "error": job.error,
+        "attempts": job.attempts,
+        "created_at": isoformat(job.created_at),
+        "started_at": isoformat(job.started_at),
+        "finished_at": isoformat(job.finished_at),
+    }
+
+
+async def assemble(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    found = services(request)
+    episode = await found.episodes.get(request.path_params["episode_id"], owner_id=user.id)
+    if episode is None:
+        raise NotFound("No such episode.")
+    job = await found.jobs.enqueue(owner_id=user.id, episode_id=episode.id)
+    if found.runner is not None:
+        found.runner.wake()
+    return JSONResponse(
+        {"job_id": job.id, "status": job.status.value},
+        status_code=202,
+        headers={"Location": f"/api/jobs/{job.id}"},
+    )
+
+
+async def list_jobs(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    jobs = await services(request).jobs.list(owner_id=user.id)
+    return JSONResponse({"items": [job_json(job) for job in jobs]})
+
+
+async def get_job(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    return JSONResponse(job_json(await _owned(request, user.id)))
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    job = await _owned(request, user.id)
+    found = services(request)
+    if not job.status.is_active:
+        raise Conflict(f"The job has already finished ({job.status.value}).")
+    if not await found.jobs.cancel_queued(job.id):
+        await found.jobs.request_cancel(job.id)
+        # The fast path: this process runs it. Otherwise its runner sees the flag when it
+        # next renews the lease.
+        if found.runner is not None:
+            found.runner.cancel(job.id)
+    job = await found.jobs.get(job.id)
+    assert job is not None
+    return JSONResponse(job_json(job), status_code=202)
+
+
+async def _owned(request: Request, owner_id: str) -> Job:
+    job = await services(request).jobs.get(request.path_params["job_id"], owner_id=owner_id)
+    if job is None:
+        raise NotFound("No such job.")
+    return job
