@@ -1,0 +1,66 @@
+"""A stand-in for the engine with misbehaviours on demand, for supervisor tests only.
+
+The real engine can't be made to flood stderr or segfault on cue; these tests pin how
+the supervisor copes when an engine does. End-to-end tests use the real engine.
+
+    python stand_in_engine.py MODE assemble MANIFEST -o OUT --json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    output = sys.argv[sys.argv.index("-o") + 1] if "-o" in sys.argv else None
+    if mode == "child-then-hang":
+        # A grandchild in our process group, standing in for ffmpeg.
+        subprocess.Popen(["sleep", "300"])
+        print(json.dumps({"event": "progress", "phase": "render", "fraction": 0.1}), flush=True)
+        time.sleep(300)
+    elif mode == "hang":
+        time.sleep(300)
+    elif mode == "stderr-flood":
+        block = b"x" * 1023 + b"\n"
+        for _ in range(5 * 1024):  # 5 MB, far past any pipe buffer
+            sys.stderr.buffer.write(block)
+        sys.stderr.flush()
+        _finish(output)
+    elif mode == "fail":
+        print("ffmpeg failed: Invalid data found when processing input", file=sys.stderr)
+        sys.exit(3)
+    elif mode == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif mode == "ok":
+        for step in range(5):
+            print(json.dumps({"event": "progress", "phase": "render", "fraction": step / 5}))
+            sys.stdout.flush()
+            time.sleep(0.05)
+        _finish(output)
+    else:
+        sys.exit(f"unknown mode {mode}")
+
+
+def _finish(output: str | None) -> None:
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(b"ID3 not really audio")
+    done = {
+        "event": "done",
+        "output": output,
+        "duration_s": 1.0,
+        "integrated_lufs": -16.0,
+        "true_peak_db": -1.5,
+        "seconds": 0.1,
+    }
+    print(json.dumps(done), flush=True)
+
+
+if __name__ == "__main__":
+    main()
