@@ -37,11 +37,12 @@ def main() -> None:
         sys.exit(3)
     elif mode == "crash":
         os.kill(os.getpid(), signal.SIGSEGV)
-    elif mode == "ok":
-        for step in range(5):
-            print(json.dumps({"event": "progress", "phase": "render", "fraction": step / 5}))
+    elif mode in ("ok", "chatty"):
+        steps = 5 if mode == "ok" else 150
+        for step in range(steps):
+            print(json.dumps({"event": "progress", "phase": "render", "fraction": step / steps}))
             sys.stdout.flush()
-            time.sleep(0.05)
+            time.sleep(0.05 if mode == "ok" else 0.01)
         _finish(output)
     else:
         sys.exit(f"unknown mode {mode}")

@@ -1,0 +1,238 @@
+"""The runner, through the HTTP API: queue, claim, progress, finish, cancel, time out.
+
+These drive the runner with the stand-in engine so each ending can be forced; the
+real engine's end-to-end runs are in ``tests/test_end_to_end.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import psutil
+
+from podplus.app import create_app
+from podplus.settings import Settings
+from tests.conftest import register
+from tests.jobs.conftest import stand_in_command
+from tests.media_files import tone
+
+Client = tuple[httpx.AsyncClient, dict[str, str]]
+
+
+@asynccontextmanager
+async def served(settings: Settings, mode: str, **overrides: Any) -> AsyncIterator[Client]:
+    app = create_app(replace(settings, engine_command=stand_in_command(mode), **overrides))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client, await register(client)
+
+
+async def new_episode(client: httpx.AsyncClient, auth: dict[str, str], tmp_path) -> str:  # type: ignore[no-untyped-def]
+    clip = tone(tmp_path / f"{time.monotonic_ns()}.wav", seconds=1)
+    media = await client.post(
+        "/api/media", headers=auth, files={"file": (clip.name, clip.read_bytes())}
+    )
+    episode = await client.post(
+        "/api/episodes",
+        headers=auth,
+        json={"title": "Ep", "segments": [{"media_id": media.json()["id"]}]},
+    )
+    return str(episode.json()["id"])
+
+
+async def wait_for(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    job_id: str,
+    done: Callable[[dict[str, Any]], bool],
+    timeout_s: float = 20,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = (await client.get(f"/api/jobs/{job_id}", headers=auth)).json()
+        if done(job):
+            return job  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job never got there: {job}")
+
+
+def finished(job: dict[str, Any]) -> bool:
+    return job["status"] in ("succeeded", "failed", "cancelled")
+
+
+async def test_assemble_answers_202_and_the_job_runs_to_ready(settings, tmp_path, caplog):  # type: ignore[no-untyped-def]
+    caplog.set_level("INFO")
+    async with served(settings, "ok") as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        response = await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)
+        assert response.status_code == 202
+        job_id = response.json()["job_id"]
+        assert response.json()["status"] == "queued"
+        assert response.headers["location"] == f"/api/jobs/{job_id}"
+        job = await wait_for(client, auth, job_id, finished)
+        assert job["status"] == "succeeded"
+        assert job["progress"] == 1.0 and job["attempts"] == 1
+        assert job["started_at"] and job["finished_at"]
+        episode = (await client.get(f"/api/episodes/{episode_id}", headers=auth)).json()
+        assert episode["status"] == "ready"
+        assert episode["job"]["id"] == job_id
+        assert episode["audio_url"] == f"/api/episodes/{episode_id}/audio"
+        assert episode["integrated_lufs"] == -16.0
+        assert episode["size_bytes"] == len(b"ID3 not really audio")
+        listed = (await client.get("/api/jobs", headers=auth)).json()["items"]
+        assert [item["id"] for item in listed] == [job_id]
+    assert f"event=tasks.assemble.dispatched episode_id={episode_id} job_id={job_id} pid=" in (
+        caplog.text
+    )
+    assert f"job_id={job_id} status=succeeded seconds=" in caplog.text
+
+
+async def test_the_audio_serves_ranges_and_an_etag(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "ok") as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        job_id = (await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)).json()[
+            "job_id"
+        ]
+        await wait_for(client, auth, job_id, finished)
+        whole = await client.get(f"/api/episodes/{episode_id}/audio", headers=auth)
+        assert whole.status_code == 200
+        assert whole.headers["content-type"] == "audio/mpeg"
+        assert whole.headers["accept-ranges"] == "bytes"
+        assert whole.headers["etag"]
+        part = await client.get(
+            f"/api/episodes/{episode_id}/audio", headers={**auth, "Range": "bytes=4-7"}
+        )
+        assert part.status_code == 206
+        assert part.content == whole.content[4:8]
+        assert part.headers["content-range"] == f"bytes 4-7/{len(whole.content)}"
+        token = auth["Authorization"].split()[1]
+        by_query = await client.get(f"/api/episodes/{episode_id}/audio?access_token={token}")
+        assert by_query.status_code == 200
+        forged = await client.get(f"/api/episodes/{episode_id}/audio?access_token=x.y.z")
+        assert forged.status_code == 401
+
+
+async def test_a_second_assemble_while_one_is_live_is_409(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "hang") as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        first = await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)
+        second = await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)
+        assert first.status_code == 202
+        assert second.status_code == 409
+        await client.post(f"/api/jobs/{first.json()['job_id']}/cancel", headers=auth)
+
+
+async def test_a_failing_engine_fails_the_job_with_its_message(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "fail") as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        job_id = (await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)).json()[
+            "job_id"
+        ]
+        job = await wait_for(client, auth, job_id, finished)
+        assert job["status"] == "failed"
+        assert "Invalid data found" in job["error"]
+        episode = (await client.get(f"/api/episodes/{episode_id}", headers=auth)).json()
+        assert episode["status"] == "failed" and episode["audio_url"] is None
+
+
+async def test_a_crashed_engine_fails_the_job_and_the_next_one_starts(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "crash", max_concurrent_assemblies=1) as (client, auth):
+        first = await new_episode(client, auth, tmp_path)
+        second = await new_episode(client, auth, tmp_path)
+        jobs = [
+            (await client.post(f"/api/episodes/{e}/assemble", headers=auth)).json()["job_id"]
+            for e in (first, second)
+        ]
+        results = [await wait_for(client, auth, job_id, finished) for job_id in jobs]
+        assert [job["error"] for job in results] == ["engine crashed (killed by SIGSEGV)"] * 2
+
+
+async def test_cancel_kills_the_group_within_two_seconds(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "child-then-hang") as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        job_id = (await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)).json()[
+            "job_id"
+        ]
+        await wait_for(client, auth, job_id, lambda job: job["phase"] == "render")
+        engines = [
+            p for p in psutil.Process().children() if "stand_in_engine.py" in " ".join(p.cmdline())
+        ]
+        group = [engines[0], *engines[0].children(recursive=True)]
+        started = time.monotonic()
+        response = await client.post(f"/api/jobs/{job_id}/cancel", headers=auth)
+        assert response.status_code == 202
+        job = await wait_for(client, auth, job_id, finished, timeout_s=2)
+        _, alive = psutil.wait_procs(group, timeout=max(0.1, 2 - (time.monotonic() - started)))
+        assert job["status"] == "cancelled"
+        assert alive == []
+        episode = (await client.get(f"/api/episodes/{episode_id}", headers=auth)).json()
+        assert episode["status"] == "draft"
+        again = await client.post(f"/api/jobs/{job_id}/cancel", headers=auth)
+        assert again.status_code == 409
+
+
+async def test_a_queued_job_is_cancelled_before_it_starts(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "hang", max_concurrent_assemblies=1) as (client, auth):
+        busy = await new_episode(client, auth, tmp_path)
+        waiting = await new_episode(client, auth, tmp_path)
+        busy_job = (await client.post(f"/api/episodes/{busy}/assemble", headers=auth)).json()
+        queued = (await client.post(f"/api/episodes/{waiting}/assemble", headers=auth)).json()
+        response = await client.post(f"/api/jobs/{queued['job_id']}/cancel", headers=auth)
+        assert response.status_code == 202
+        assert response.json()["status"] == "cancelled"
+        assert response.json()["attempts"] == 0
+        await client.post(f"/api/jobs/{busy_job['job_id']}/cancel", headers=auth)
+
+
+async def test_the_wall_clock_limit_fails_the_job_with_timeout(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "child-then-hang", assembly_timeout_s=1.0) as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        job_id = (await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)).json()[
+            "job_id"
+        ]
+        job = await wait_for(client, auth, job_id, finished, timeout_s=10)
+        assert (job["status"], job["error"]) == ("failed", "timeout")
+
+
+async def test_media_in_use_by_a_running_assembly_cannot_be_deleted(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "hang") as (client, auth):
+        episode_id = await new_episode(client, auth, tmp_path)
+        episode = (await client.get(f"/api/episodes/{episode_id}", headers=auth)).json()
+        media_id = episode["segments"][0]["media_id"]
+        job = (await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)).json()
+        assert (await client.delete(f"/api/media/{media_id}", headers=auth)).status_code == 409
+        assert (await client.delete(f"/api/episodes/{episode_id}", headers=auth)).status_code == 409
+        assert (
+            await client.patch(f"/api/episodes/{episode_id}", headers=auth, json={"title": "x"})
+        ).status_code == 409
+        await client.post(f"/api/jobs/{job['job_id']}/cancel", headers=auth)
+        await wait_for(client, auth, job["job_id"], finished)
+        assert (await client.delete(f"/api/media/{media_id}", headers=auth)).status_code == 204
+
+
+async def test_fifty_concurrent_writes_beside_progress_never_lock(settings, tmp_path):  # type: ignore[no-untyped-def]
+    async with served(settings, "chatty", progress_write_interval_s=0.0) as (client, auth):
+        episodes = [await new_episode(client, auth, tmp_path) for _ in range(2)]
+        for episode_id in episodes:
+            await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)
+        clip_media = (await client.get("/api/media", headers=auth)).json()["items"][0]["id"]
+        writes = [
+            client.post(
+                "/api/episodes",
+                headers=auth,
+                json={"title": f"Ep {n}", "segments": [{"media_id": clip_media}]},
+            )
+            for n in range(50)
+        ]
+        responses = await asyncio.gather(*writes)
+        assert [r.status_code for r in responses] == [201] * 50
+        jobs = (await client.get("/api/jobs", headers=auth)).json()["items"]
+        assert all(job["status"] == "running" for job in jobs), "progress must overlap the writes"
+        assert len((await client.get("/api/episodes", headers=auth)).json()["items"]) == 52
