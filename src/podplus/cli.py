@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="overrides PODPLUS_PORT")
     serve.set_defaults(handler=_serve)
 
+    worker = commands.add_parser("worker", help="run only the job runner (no HTTP)")
+    worker.set_defaults(handler=_worker)
+
+    status = commands.add_parser("status", help="print the jobs and the live engine processes")
+    status.set_defaults(handler=_status)
+
     user = commands.add_parser("user", help="manage accounts").add_subparsers(
         dest="user_command", required=True
     )
@@ -66,6 +72,60 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    configure_logging(settings.log_level)
+    asyncio.run(_run_worker(settings))
+    return 0
+
+
+async def _run_worker(settings: Settings) -> None:
+    import signal
+
+    from podplus.services import open_services
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    services = await open_services(settings, run_jobs=True)
+    try:
+        await stop.wait()
+    finally:
+        await services.close()
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    print(asyncio.run(_status_table(settings)))
+    return 0
+
+
+async def _status_table(settings: Settings) -> str:
+    from podplus.ids import isoformat
+    from podplus.services import open_services
+    from podplus.web.admin import live_engines
+
+    services = await open_services(settings, run_jobs=False)
+    try:
+        counts = await services.jobs.count_by_status()
+        engines = await live_engines(services)
+        jobs = {stats.job_id: await services.jobs.get(stats.job_id) for stats in engines}
+    finally:
+        await services.close()
+    lines = ["jobs: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")]
+    header = f"{'PID':>7}  {'JOB':32}  {'EPISODE':32}  {'STARTED':24}  {'RSS MB':>7}  {'CPU%':>5}"
+    lines += ["", header]
+    for stats in engines:
+        job = jobs.get(stats.job_id)
+        lines.append(
+            f"{stats.pid:>7}  {stats.job_id:32}  {(job.episode_id if job else '-'):32}  "
+            f"{isoformat(stats.started_at) or '-':24}  {stats.rss_bytes / 1e6:>7.1f}  "
+            f"{stats.cpu_percent:>5.1f}"
+        )
+    if not engines:
+        lines.append("(no engine running on this host)")
+    return "\n".join(lines)
 
 
 def _user_create(settings: Settings, args: argparse.Namespace) -> int:

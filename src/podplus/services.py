@@ -9,6 +9,7 @@ from databases import Database
 from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.runner import Runner, RunnerStores
 from podplus.jobs.supervisor import Supervisor
+from podplus.metrics import Metrics
 from podplus.security.passwords import PasswordHasher
 from podplus.security.throttle import LoginThrottle
 from podplus.security.tokens import TokenCodec
@@ -38,6 +39,8 @@ class Services:
     processes: ProcessStore
     supervisor: Supervisor
     runner: Runner | None
+    identity: WorkerIdentity
+    metrics: Metrics
 
     async def close(self) -> None:
         if self.runner is not None:
@@ -46,7 +49,9 @@ class Services:
         await self.database.disconnect()
 
 
-async def open_services(settings: Settings, *, run_jobs: bool | None = None) -> Services:
+async def open_services(
+    settings: Settings, *, metrics: Metrics | None = None, run_jobs: bool | None = None
+) -> Services:
     """Connect and migrate the database, build everything on top of it, and (unless told
     not to) start the job runner, whose boot sweep runs before it claims anything."""
     database = open_database(settings.database_url)
@@ -68,9 +73,16 @@ async def open_services(settings: Settings, *, run_jobs: bool | None = None) -> 
         nice=settings.engine_nice,
         kill_grace_s=settings.kill_grace_s,
     )
+    metrics = metrics or Metrics()
     runner = None
     if settings.run_jobs if run_jobs is None else run_jobs:
-        runner = Runner(settings=settings, stores=stores, supervisor=supervisor, identity=identity)
+        runner = Runner(
+            settings=settings,
+            stores=stores,
+            supervisor=supervisor,
+            identity=identity,
+            metrics=metrics,
+        )
         await runner.start()
     return Services(
         settings=settings,
@@ -90,4 +102,6 @@ async def open_services(settings: Settings, *, run_jobs: bool | None = None) -> 
         processes=stores.processes,
         supervisor=supervisor,
         runner=runner,
+        identity=identity,
+        metrics=metrics,
     )

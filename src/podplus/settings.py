@@ -97,6 +97,7 @@ class Settings:
             kdf_workers=reader.get("PODPLUS_KDF_WORKERS", _positive(int), defaults.kdf_workers),
             admin_emails=reader.get("PODPLUS_ADMIN_EMAILS", _email_set, frozenset()),
             log_level=reader.get("PODPLUS_LOG_LEVEL", _log_level, defaults.log_level),
+            engine_command=reader.get("PODPLUS_ENGINE_COMMAND", _command, defaults.engine_command),
         )
 
     def with_secret_key(self) -> Settings:
@@ -203,6 +204,15 @@ def _secret_key(raw: str) -> str:
 
 def _email_set(raw: str) -> frozenset[str]:
     return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _command(raw: str) -> tuple[str, ...]:
+    import shlex
+
+    parts = tuple(shlex.split(raw))
+    if not parts:
+        raise ValueError("expected a command")
+    return parts
 
 
 def _log_level(raw: str) -> str:

@@ -18,6 +18,7 @@ from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.manifest import build_manifest, media_ids, output_extension
 from podplus.jobs.supervisor import EngineOutcome, Supervisor
 from podplus.jobs.sweep import SweepResult, boot_sweep
+from podplus.metrics import Metrics, failure_cause
 from podplus.settings import Settings
 from podplus.storage.episodes import EpisodeAudio, EpisodeStore
 from podplus.storage.files import FileStore
@@ -45,8 +46,10 @@ class Runner:
         stores: RunnerStores,
         supervisor: Supervisor,
         identity: WorkerIdentity,
+        metrics: Metrics,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._stores = stores
         self._supervisor = supervisor
         self._identity = identity
@@ -69,6 +72,7 @@ class Runner:
             max_attempts=self._settings.assembly_max_attempts,
             grace_s=self._settings.shutdown_grace_s,
         )
+        self._metrics.sweep_kills.inc(self.last_sweep.killed)
         self._background = [
             asyncio.create_task(self._claim_loop(), name="runner.claim"),
             asyncio.create_task(self._lease_loop(), name="runner.lease"),
@@ -214,6 +218,7 @@ class Runner:
             return JobStatus.CANCELLED
         if not outcome.succeeded or not output.exists():
             await jobs.fail(job.id, error=outcome.error)
+            self._metrics.failures.labels(failure_cause(outcome.error)).inc()
             return JobStatus.FAILED
         episode = await self._stores.episodes.get(job.episode_id)
         if episode is None:

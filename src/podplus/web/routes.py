@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from podplus.web import episodes, health, jobs, media, users
+from podplus.web import admin, episodes, health, jobs, media, users
 
 
 def api_routes() -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/metrics", admin.metrics, methods=["GET"]),
+        Route("/api/admin/processes", admin.processes, methods=["GET"]),
         Route("/api/users", users.create_user, methods=["POST"]),
         Route("/api/users/me", users.me, methods=["GET"]),
         Route("/api/auth/token", users.issue_token, methods=["POST"]),
