@@ -19,7 +19,7 @@ import pytest
 from podplus.app import create_app
 from podplus.settings import Settings
 
-TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 4
 PASSWORD = "correct horse battery"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
@@ -45,10 +46,20 @@ async def running_job(database: Database, store: JobStore, *, attempts: int) -> 
     return job.id
 
 
-def spawn(argv: list[str]) -> psutil.Process:
-    process = subprocess.Popen(argv, start_new_session=True)
-    time.sleep(0.2)
-    return psutil.Process(process.pid)
+@pytest.fixture
+def spawn() -> Iterator[Callable[[list[str]], psutil.Process]]:
+    """Start processes in sessions of their own; reap whatever is left at the end."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str]) -> psutil.Process:
+        started.append(subprocess.Popen(argv, start_new_session=True))
+        time.sleep(0.2)
+        return psutil.Process(started[-1].pid)
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
 
 
 async def sweep(database: Database, store: JobStore):  # type: ignore[no-untyped-def]
@@ -76,48 +87,39 @@ async def record(database: Database, process: psutil.Process, **overrides: objec
     await ProcessStore(database).add(**values)  # type: ignore[arg-type]
 
 
-async def test_a_leftover_engine_of_a_dead_worker_is_killed(database, job_store, caplog):  # type: ignore[no-untyped-def]
+async def test_a_leftover_engine_of_a_dead_worker_is_killed(database, job_store, spawn, caplog):  # type: ignore[no-untyped-def]
     leftover = spawn([*stand_in_command("child-then-hang"), "assemble"])
     await record(database, leftover)
     caplog.set_level("INFO")
     result = await sweep(database, job_store)
     assert result.killed == 1
     assert not leftover.is_running() or leftover.status() == psutil.STATUS_ZOMBIE
-    leftover.wait(timeout=2) if leftover.is_running() else None
     assert "event=supervisor.boot_sweep killed=1" in caplog.text
 
 
-async def test_a_process_reusing_a_recorded_pid_is_left_alone(database, job_store):  # type: ignore[no-untyped-def]
+async def test_a_process_reusing_a_recorded_pid_is_left_alone(database, job_store, spawn):  # type: ignore[no-untyped-def]
     stranger = spawn(["sleep", "30"])
-    try:
-        # Same pid, but the record says it started a minute earlier as an engine.
-        await record(
-            database,
-            stranger,
-            started_at=stranger.create_time() - 60,
-            cmdline=[sys.executable, "-m", "podplus.engine", "assemble"],
-        )
-        result = await sweep(database, job_store)
-        assert result.killed == 0
-        assert stranger.is_running()
-        # Same start time but another command line is not ours either.
-        await record(database, stranger, cmdline=["python", "-m", "podplus.engine"])
-        assert (await sweep(database, job_store)).killed == 0
-        assert stranger.is_running()
-    finally:
-        stranger.kill()
-        stranger.wait()
+    # Same pid, but the record says it started a minute earlier as an engine.
+    await record(
+        database,
+        stranger,
+        started_at=stranger.create_time() - 60,
+        cmdline=[sys.executable, "-m", "podplus.engine", "assemble"],
+    )
+    result = await sweep(database, job_store)
+    assert result.killed == 0
+    assert stranger.is_running()
+    # Same start time but another command line is not ours either.
+    await record(database, stranger, cmdline=["python", "-m", "podplus.engine"])
+    assert (await sweep(database, job_store)).killed == 0
+    assert stranger.is_running()
 
 
-async def test_a_record_from_another_boot_is_never_acted_on(database, job_store):  # type: ignore[no-untyped-def]
+async def test_a_record_from_another_boot_is_never_acted_on(database, job_store, spawn):  # type: ignore[no-untyped-def]
     stranger = spawn(["sleep", "30"])
-    try:
-        await record(database, stranger, boot_id="an-earlier-boot")
-        assert (await sweep(database, job_store)).killed == 0
-        assert stranger.is_running()
-    finally:
-        stranger.kill()
-        stranger.wait()
+    await record(database, stranger, boot_id="an-earlier-boot")
+    assert (await sweep(database, job_store)).killed == 0
+    assert stranger.is_running()
 
 
 async def test_an_engine_whose_parent_died_is_killed(database, job_store):  # type: ignore[no-untyped-def]

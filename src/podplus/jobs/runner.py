@@ -54,7 +54,7 @@ class Runner:
         self._supervisor = supervisor
         self._identity = identity
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self._active: dict[str, asyncio.Task[None]] = {}
         self._background: list[asyncio.Task[None]] = []
         self._cancels: set[asyncio.Task[bool]] = set()
@@ -96,16 +96,16 @@ class Runner:
 
     async def stop(self) -> None:
         """Stop claiming, terminate the engines, and re-queue their jobs for the next start."""
-        self._stopping = True
+        # The loops are told, not cancelled: cancelling one mid-query would strand its
+        # database connection.
+        self._stopping.set()
         self._wake.set()
-        for task in self._background:
-            task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._supervisor.shutdown()
         await asyncio.gather(*self._active.values(), return_exceptions=True)
 
     async def _claim_loop(self) -> None:
-        while not self._stopping:
+        while not self._stopping.is_set():
             while len(self._active) < self._settings.max_concurrent_assemblies:
                 job = await self._stores.jobs.claim(
                     worker_id=self._identity.worker_id,
@@ -121,8 +121,10 @@ class Runner:
 
     async def _lease_loop(self) -> None:
         interval_s = self._settings.job_lease_s / 3
-        while not self._stopping:
-            await asyncio.sleep(interval_s)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval_s)
+                return
             try:
                 to_cancel = await self._stores.jobs.renew(
                     self.active_job_ids, lease_s=self._settings.job_lease_s
