@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from podplus.web import admin, episodes, health, jobs, media, users
+from podplus.web.pages import page_routes
 
 
 def api_routes() -> list[BaseRoute]:
@@ -29,4 +30,5 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/jobs", jobs.list_jobs, methods=["GET"]),
         Route("/api/jobs/{job_id}", jobs.get_job, methods=["GET"]),
         Route("/api/jobs/{job_id}/cancel", jobs.cancel_job, methods=["POST"]),
+        *page_routes(),
     ]
