@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,7 @@ from podplus.storage.migrations import migrate
 from podplus.storage.schema import episodes, users
 
 
-async def seeded_url(tmp_path: Path, episode_count: int) -> tuple[str, list[str]]:
-    url = f"sqlite:///{tmp_path / 'queue.db'}"
+async def seeded_url(url: str, episode_count: int) -> tuple[str, list[str]]:
     database = open_database(url)
     await connect(database)
     await migrate(database)
@@ -34,8 +32,8 @@ async def seeded_url(tmp_path: Path, episode_count: int) -> tuple[str, list[str]
     return url, episode_ids
 
 
-async def test_each_job_is_claimed_by_exactly_one_of_several_runners(tmp_path: Path) -> None:
-    url, episode_ids = await seeded_url(tmp_path, 30)
+async def test_each_job_is_claimed_by_exactly_one_of_several_runners(database_url: str) -> None:
+    url, episode_ids = await seeded_url(database_url, 30)
     databases = [open_database(url) for _ in range(4)]
     for database in databases:
         await connect(database)
@@ -56,8 +54,8 @@ async def test_each_job_is_claimed_by_exactly_one_of_several_runners(tmp_path: P
         await database.disconnect()
 
 
-async def test_one_live_job_per_episode(tmp_path: Path) -> None:
-    url, [episode_id] = await seeded_url(tmp_path, 1)
+async def test_one_live_job_per_episode(database_url: str) -> None:
+    url, [episode_id] = await seeded_url(database_url, 1)
     database = open_database(url)
     await connect(database)
     store = JobStore(database)
@@ -70,8 +68,8 @@ async def test_one_live_job_per_episode(tmp_path: Path) -> None:
     await database.disconnect()
 
 
-async def test_claims_count_attempts_and_carry_a_renewable_lease(tmp_path: Path) -> None:
-    url, [episode_id] = await seeded_url(tmp_path, 1)
+async def test_claims_count_attempts_and_carry_a_renewable_lease(database_url: str) -> None:
+    url, [episode_id] = await seeded_url(database_url, 1)
     database = open_database(url)
     await connect(database)
     store = JobStore(database)
