@@ -13,12 +13,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from podplus.app import create_app
+from podplus.ids import new_id
 from podplus.settings import Settings
 
+POSTGRES_URL_VARIABLE = "PODPLUS_TEST_POSTGRES_URL"
 TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 4
 PASSWORD = "correct horse battery"
 
@@ -27,6 +30,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind podplus supports: a SQLite file, and one on the
+    real PostgreSQL server that ``scripts/test.sh`` starts (its URL in the environment)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'podplus.db'}"
+        return
+    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server_url:
+        pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: run the suite with `make test`")
+    name = f"podplus_test_{new_id()[:12]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tests.api import finished, new_episode, served, wait_for
 from tests.conftest import register
-from tests.jobs.test_runner import finished, new_episode, served, wait_for
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:

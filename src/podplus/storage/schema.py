@@ -66,7 +66,7 @@ episodes = sa.Table(
     # The rest of the episode description (segments, bed, loudness, output…), as JSON.
     sa.Column("spec", sa.Text, nullable=False),
     # No status column: an episode's status follows from its latest job and its audio.
-    sa.Column("audio_name", sa.String(64)),
+    sa.Column("audio_name", sa.String(128)),
     sa.Column("audio_size_bytes", sa.BigInteger),
     sa.Column("duration_s", sa.Float),
     sa.Column("integrated_lufs", sa.Float),
@@ -98,7 +98,7 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     # A claim: which worker holds the job and until when, renewed while it runs.
-    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_owner", sa.String(320)),
     sa.Column("lease_expires_at", sa.Float),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float),
@@ -127,7 +127,7 @@ processes = sa.Table(
     sa.Column("cmdline", sa.Text, nullable=False),  # JSON list
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("boot_id", sa.String(64), nullable=False),
-    sa.Column("worker_id", sa.String(64), nullable=False),
+    sa.Column("worker_id", sa.String(320), nullable=False),
     sa.Column("ended_at", sa.Float),
     sa.Index("ix_processes_live", "host", "ended_at"),
 )
