@@ -15,7 +15,7 @@ from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.supervisor import Supervisor
 from podplus.storage.processes import ProcessStore
 from podplus.storage.schema import processes
-from tests.jobs.conftest import stand_in_command
+from tests.jobs.conftest import add_job, stand_in_command
 
 
 def no_zombies() -> bool:
@@ -41,7 +41,9 @@ def _in_group(pid: int, pgid: int) -> bool:
 
 
 @pytest.fixture
-def supervisor(database: Database) -> Supervisor:
+async def supervisor(database: Database) -> Supervisor:
+    for job_id in ("job1", "niced", "j0", "j1"):
+        await add_job(database, job_id)
     return Supervisor(
         store=ProcessStore(database), identity=WorkerIdentity.current(), nice=10, kill_grace_s=0.5
     )

@@ -16,8 +16,8 @@ from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.sweep import boot_sweep
 from podplus.storage.jobs import JobStatus, JobStore
 from podplus.storage.processes import ProcessStore
-from podplus.storage.schema import episodes, users
-from tests.jobs.conftest import stand_in_command
+from podplus.storage.schema import episodes
+from tests.jobs.conftest import add_job, stand_in_command
 
 # A worker that can't be alive: pid 1 didn't start at the epoch.
 DEAD_WORKER = f"{WorkerIdentity.current().host}:1:1.00"
@@ -25,9 +25,7 @@ DEAD_WORKER = f"{WorkerIdentity.current().host}:1:1.00"
 
 @pytest.fixture
 async def job_store(database: Database) -> JobStore:
-    await database.execute(
-        users.insert().values(id="u1", email="u@x.io", name="", password_hash="-", created_at=0)
-    )
+    await add_job(database, "job", status="failed")
     return JobStore(database)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from databases import Database
 
+from podplus.storage.sqlite_pool import PodplusDatabase
+
 # sqlite3's busy handler: a writer waits this long for the lock instead of raising
 # "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -17,7 +19,7 @@ def open_database(url: str) -> Database:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return Database(url, timeout=SQLITE_BUSY_TIMEOUT_S)
+        return PodplusDatabase(url, timeout=SQLITE_BUSY_TIMEOUT_S)
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     return Database(url, min_size=1, max_size=10)
