@@ -16,8 +16,9 @@ import aiosqlite
 from databases import Database, DatabaseURL
 from databases.backends.sqlite import SQLiteBackend
 
-# Idle connections kept for reuse; each is one thread parked on a queue.
-MAX_IDLE_CONNECTIONS = 8
+# Connections open at once; each is one thread parked on a queue. Tasks beyond this
+# wait their turn for a warm connection rather than paying for a cold one.
+MAX_CONNECTIONS = 16
 CONNECTION_PRAGMAS = (
     # WAL is durable at NORMAL: a power cut may lose the last commits, never the file.
     "PRAGMA synchronous=NORMAL",
@@ -26,29 +27,37 @@ CONNECTION_PRAGMAS = (
 
 
 class ReusingSQLitePool:
-    """Hands out aiosqlite connections, keeping up to ``max_idle`` returned ones warm."""
+    """Hands out at most ``max_size`` aiosqlite connections and keeps returned ones warm."""
 
-    def __init__(self, url: DatabaseURL, *, max_idle: int = MAX_IDLE_CONNECTIONS, **options: Any):
+    def __init__(self, url: DatabaseURL, *, max_size: int = MAX_CONNECTIONS, **options: Any):
         self._path = url.database
         self._options = options
-        self._max_idle = max_idle
+        self._slots = asyncio.Semaphore(max_size)
         self._idle: list[aiosqlite.Connection] = []
 
     async def acquire(self) -> aiosqlite.Connection:
-        if self._idle:
-            return self._idle.pop()
-        connection = aiosqlite.connect(self._path, isolation_level=None, **self._options)
-        await connection.__aenter__()
-        for pragma in CONNECTION_PRAGMAS:
-            await connection.execute(pragma)
-        return connection
+        await self._slots.acquire()
+        try:
+            if self._idle:
+                return self._idle.pop()
+            connection = aiosqlite.connect(self._path, isolation_level=None, **self._options)
+            await connection.__aenter__()
+            for pragma in CONNECTION_PRAGMAS:
+                await connection.execute(pragma)
+            return connection
+        except BaseException:
+            self._slots.release()
+            raise
 
     async def release(self, connection: aiosqlite.Connection) -> None:
-        # A connection goes back clean or not at all.
-        if connection.in_transaction or len(self._idle) >= self._max_idle:
-            await connection.close()
-            return
-        self._idle.append(connection)
+        try:
+            # A connection goes back clean or not at all.
+            if connection.in_transaction:
+                await connection.close()
+            else:
+                self._idle.append(connection)
+        finally:
+            self._slots.release()
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

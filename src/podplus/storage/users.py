@@ -12,6 +12,8 @@ from podplus.errors import Conflict
 from podplus.ids import new_id
 from podplus.storage.schema import login_failures, users
 
+MAX_CACHED_USERS = 10_000
+
 
 @dataclass(frozen=True)
 class User:
@@ -36,8 +38,15 @@ def _user(row: object) -> User:
 
 
 class UserStore:
-    def __init__(self, database: Database) -> None:
+    """Accounts. Lookups by id are cached for ``cache_ttl_s``: every authenticated request
+    makes one, and a cached answer costs a dict lookup instead of a database round trip.
+    Changes made through this store drop the entry at once; another process's changes are
+    seen within the TTL."""
+
+    def __init__(self, database: Database, *, cache_ttl_s: float = 30.0) -> None:
         self._db = database
+        self._cache_ttl_s = cache_ttl_s
+        self._cache: dict[str, tuple[float, User]] = {}
 
     async def create(
         self, *, email: str, name: str, password_hash: str, is_admin: bool = False
@@ -64,15 +73,27 @@ class UserStore:
         return None if row is None else _user(row)
 
     async def by_id(self, user_id: str) -> User | None:
+        now = time.monotonic()
+        cached = self._cache.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         row = await self._db.fetch_one(users.select().where(users.c.id == user_id))
-        return None if row is None else _user(row)
+        if row is None:
+            return None
+        user = _user(row)
+        if len(self._cache) >= MAX_CACHED_USERS:
+            self._cache.clear()
+        self._cache[user_id] = (now + self._cache_ttl_s, user)
+        return user
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        self._cache.pop(user_id, None)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(password_hash=password_hash)
         )
 
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        self._cache.pop(user_id, None)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(is_admin=is_admin)
         )
