@@ -99,7 +99,7 @@ class EpisodeStore:
         row = await self._db.fetch_one(query)
         return None if row is None else _episode(row)
 
-    async def list(self, *, owner_id: str, limit: int = 500) -> list[Episode]:
+    async def owned_by(self, *, owner_id: str, limit: int = 500) -> list[Episode]:
         rows = await self._db.fetch_all(
             episodes.select()
             .where(episodes.c.owner_id == owner_id)

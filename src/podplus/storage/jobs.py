@@ -97,7 +97,7 @@ class JobStore:
         row = await self._db.fetch_one(query)
         return None if row is None else _job(row)
 
-    async def list(self, *, owner_id: str, limit: int = 200) -> list[Job]:
+    async def owned_by(self, *, owner_id: str, limit: int = 200) -> list[Job]:
         rows = await self._db.fetch_all(
             jobs.select()
             .where(jobs.c.owner_id == owner_id)

@@ -67,7 +67,7 @@ class MediaStore:
         )
         return {item.id: item for item in map(_media, rows)}
 
-    async def list(self, *, owner_id: str, limit: int = 500) -> list[Media]:
+    async def owned_by(self, *, owner_id: str, limit: int = 500) -> list[Media]:
         rows = await self._db.fetch_all(
             media.select()
             .where(media.c.owner_id == owner_id)

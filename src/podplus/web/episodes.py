@@ -90,7 +90,7 @@ async def create_episode(request: Request) -> JSONResponse:
 async def list_episodes(request: Request) -> JSONResponse:
     user = await current_user(request)
     found = services(request)
-    episodes = await found.episodes.list(owner_id=user.id)
+    episodes = await found.episodes.owned_by(owner_id=user.id)
     latest = await found.jobs.latest_for_episodes([episode.id for episode in episodes])
     return JSONResponse(
         {"items": [episode_json(episode, latest.get(episode.id)) for episode in episodes]}

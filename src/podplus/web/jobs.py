@@ -46,7 +46,7 @@ async def assemble(request: Request) -> JSONResponse:
 
 async def list_jobs(request: Request) -> JSONResponse:
     user = await current_user(request)
-    jobs = await services(request).jobs.list(owner_id=user.id)
+    jobs = await services(request).jobs.owned_by(owner_id=user.id)
     return JSONResponse({"items": [job_json(job) for job in jobs]})
 
 
@@ -67,9 +67,9 @@ async def cancel_job(request: Request) -> JSONResponse:
         # next renews the lease.
         if found.runner is not None:
             found.runner.cancel(job.id)
-    job = await found.jobs.get(job.id)
-    assert job is not None
-    return JSONResponse(job_json(job), status_code=202)
+    now = await found.jobs.get(job.id)
+    assert now is not None
+    return JSONResponse(job_json(now), status_code=202)
 
 
 async def _owned(request: Request, owner_id: str) -> Job:

@@ -87,7 +87,7 @@ async def upload_media(request: Request) -> JSONResponse:
 
 async def list_media(request: Request) -> JSONResponse:
     user = await current_user(request)
-    items = await services(request).media.list(owner_id=user.id)
+    items = await services(request).media.owned_by(owner_id=user.id)
     return JSONResponse({"items": [media_json(item) for item in items]})
 
 
