@@ -1,0 +1,331 @@
+"""One assembly, start to finish: probe, analyse what isn't known, render, encode, publish.
+
+The output appears only when complete: everything is written in a temporary folder
+beside it and the finished file is renamed into place. Whatever happens, every ffmpeg
+this started is killed and the folder removed before ``assemble`` returns or raises.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podplus.engine.errors import FFmpegError, InputError
+from podplus.engine.ffmpeg import FFmpegRun
+from podplus.engine.graph import (
+    CHAPTER_FORMATS,
+    RAW_FORMAT,
+    PartInput,
+    analysis_args,
+    encode_args,
+    ffmetadata,
+    limited_loudness_args,
+    meter_args,
+    render_args,
+)
+from podplus.engine.loudness import Loudness, parse_ebur128, parse_silences
+from podplus.engine.manifest import Manifest, Part
+from podplus.engine.probe import probe, probe_audio
+from podplus.engine.progress import Progress
+from podplus.engine.timeline import Timeline, build_timeline, playable_range
+
+# Lossy encoders overshoot the peaks they are given; lossless output only needs room
+# for the inter-sample peaks a sample-peak limiter can't see.
+LOSSY_PEAK_MARGIN_DB = 0.7
+LOSSLESS_PEAK_MARGIN_DB = 0.5
+# Lossy encoders shed a little loudness (measured here at 128k: LAME 0.4-0.5 LU on speech
+# and noise, AAC about 0.1); aiming this much high lands the encoded file on the target.
+CODEC_LOUDNESS_ALLOWANCE_DB = {"mp3": 0.4, "m4a": 0.1}
+# When the limiter has to work, the gain is corrected until the limited mix is this
+# close to the aim (each try reads the mix once; nothing is encoded).
+LIMITED_GAIN_TOLERANCE_LU = 0.1
+MAX_GAIN_TRIES = 4
+MAX_LEVELING_BOOST_DB = 30.0
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    output: Path
+    duration_s: float
+    integrated_lufs: float | None
+    true_peak_db: float | None
+    limited: bool
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "duration_s": round(self.duration_s, 3),
+            "integrated_lufs": self.integrated_lufs,
+            "true_peak_db": self.true_peak_db,
+            "limited": self.limited,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Assembly:
+    def __init__(self, manifest: Manifest, destination: Path, progress: Progress) -> None:
+        self.manifest = manifest
+        self.destination = destination
+        self.progress = progress
+        self._runs: list[FFmpegRun] = []
+
+    @property
+    def ceiling_db(self) -> float:
+        """The sample-peak ceiling that keeps the output's true peak under the target."""
+        output = self.manifest.output
+        margin = LOSSY_PEAK_MARGIN_DB if output.is_lossy else LOSSLESS_PEAK_MARGIN_DB
+        return self.manifest.loudness.true_peak_db - margin
+
+    @property
+    def aim_lufs(self) -> float:
+        allowance = CODEC_LOUDNESS_ALLOWANCE_DB.get(self.manifest.output.format, 0.0)
+        return self.manifest.loudness.target_lufs + allowance
+
+    def run(self) -> AssemblyResult:
+        started = time.monotonic()
+        self.destination.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(
+            tempfile.mkdtemp(prefix=f".{self.destination.name}.", dir=self.destination.parent)
+        )
+        try:
+            timeline, parts = self._plan()
+            intermediate = work / f"mix.{RAW_FORMAT}"
+            mix = self._render(timeline, parts, intermediate)
+            partial = (
+                work / f"episode{self.destination.suffix or '.' + self.manifest.output.format}"
+            )
+            measured, limited = self._encode(timeline, intermediate, mix, partial, work)
+            os.replace(partial, self.destination)
+        finally:
+            for run in self._runs:
+                run.close()
+            shutil.rmtree(work, ignore_errors=True)
+        return AssemblyResult(
+            output=self.destination,
+            duration_s=timeline.duration_s,
+            integrated_lufs=measured.integrated_lufs,
+            true_peak_db=measured.true_peak_db,
+            limited=limited,
+            seconds=time.monotonic() - started,
+        )
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _plan(self) -> tuple[Timeline, list[PartInput]]:
+        manifest = self.manifest
+        audio = [part.path for part in manifest.parts]
+        if manifest.music_bed is not None:
+            audio.append(manifest.music_bed.path)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            probes = list(pool.map(probe_audio, audio))
+        durations = [found.duration_s or 0.0 for found in probes[: len(manifest.parts)]]
+        if manifest.cover is not None and not probe(manifest.cover).is_image:
+            raise InputError(f"{manifest.cover}: the cover is not a JPEG, PNG or WebP image")
+
+        ranges = [
+            playable_range(
+                source_duration_s=duration,
+                trim_start_s=part.trim_start_s,
+                trim_end_s=part.trim_end_s,
+            )
+            for part, duration in zip(manifest.parts, durations, strict=True)
+        ]
+        analyses = self._analyse(ranges)
+        levels: list[float] = []
+        for index, (part, duration) in enumerate(zip(manifest.parts, durations, strict=True)):
+            loudness, silences = analyses.get(index, (None, None))
+            if silences is not None:
+                start, length = ranges[index]
+                shifted = [(s + start, None if e is None else e + start) for s, e in silences]
+                ranges[index] = playable_range(
+                    source_duration_s=duration,
+                    trim_start_s=part.trim_start_s,
+                    trim_end_s=part.trim_end_s,
+                    silences=shifted,
+                )
+            part_lufs = part.measured_lufs if part.measured_lufs is not None else loudness
+            levels.append(self._part_gain(part, part_lufs))
+        for index, (_, length) in enumerate(ranges):
+            if length <= 0:
+                raise InputError(
+                    f"{manifest.parts[index].path}: nothing left to play after trimming"
+                )
+        timeline = build_timeline(
+            [
+                (part.title, start, length)
+                for part, (start, length) in zip(manifest.parts, ranges, strict=True)
+            ],
+            crossfade_s=manifest.crossfade_s,
+        )
+        parts = [
+            PartInput(part.path, gain) for part, gain in zip(manifest.parts, levels, strict=True)
+        ]
+        return timeline, parts
+
+    def _part_gain(self, part: Part, part_lufs: float | None) -> float:
+        if not self.manifest.level_segments or part_lufs is None:
+            return part.gain_db
+        leveling = self.aim_lufs - part_lufs
+        return min(leveling, MAX_LEVELING_BOOST_DB) + part.gain_db
+
+    def _analyse(
+        self, ranges: list[tuple[float, float]]
+    ) -> dict[int, tuple[float | None, list[tuple[float, float | None]] | None]]:
+        """Loudness of parts the caller didn't measure, and silences when trimming them."""
+        manifest = self.manifest
+        wanted = [
+            index
+            for index, part in enumerate(manifest.parts)
+            if manifest.trim_silence or (manifest.level_segments and part.measured_lufs is None)
+        ]
+        if not wanted:
+            return {}
+        total_s = sum(ranges[index][1] for index in wanted)
+        self.progress.phase("analyse", total_s=total_s)
+        done_s = 0.0
+
+        def analyse(
+            index: int,
+        ) -> tuple[int, tuple[float | None, list[tuple[float, float | None]] | None]]:
+            start, length = ranges[index]
+            run = self._start(
+                analysis_args(
+                    manifest.parts[index].path,
+                    start_s=start,
+                    duration_s=length,
+                    detect_silence=manifest.trim_silence,
+                )
+            )
+            self._finish(run, "analysing " + manifest.parts[index].path.name)
+            stderr = run.stderr_text()
+            loudness = parse_ebur128(stderr).integrated_lufs
+            return index, (loudness, parse_silences(stderr) if manifest.trim_silence else None)
+
+        results = {}
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            for index, result in pool.map(analyse, wanted):
+                results[index] = result
+                done_s += ranges[index][1]
+                self.progress.advance(done_s)
+        return results
+
+    # -- the two passes --------------------------------------------------------------------
+
+    def _render(self, timeline: Timeline, parts: list[PartInput], intermediate: Path) -> Loudness:
+        self.progress.phase("render", total_s=timeline.duration_s)
+        fifo = self._fifo(intermediate.parent / "render-meter.fifo")
+        meter = self._start(meter_args(fifo, self.manifest.output, peak="sample"))
+        run = self._start(
+            render_args(
+                self.manifest,
+                timeline,
+                parts,
+                intermediate,
+                meter_fifo=fifo,
+            )
+        )
+        run.follow(self.progress.advance)
+        self._finish(run, "rendering the mix")
+        self._finish(meter, "measuring the mix")
+        return parse_ebur128(meter.stderr_text())
+
+    def _encode(
+        self, timeline: Timeline, intermediate: Path, mix: Loudness, partial: Path, work: Path
+    ) -> tuple[Loudness, bool]:
+        manifest = self.manifest
+        if mix.integrated_lufs is None:
+            raise InputError("the episode is silent: there is no loudness to normalise")
+        metadata = None
+        if manifest.chapters and manifest.output.format in CHAPTER_FORMATS:
+            metadata = work / "chapters.txt"
+            metadata.write_text(ffmetadata(timeline))
+
+        gain_db = self.aim_lufs - mix.integrated_lufs
+        sample_peak_db = mix.sample_peak_db if mix.sample_peak_db is not None else 0.0
+        limiter = self.ceiling_db if sample_peak_db + gain_db > self.ceiling_db else None
+        if limiter is not None:
+            gain_db = self._limited_gain(timeline, intermediate, gain_db, limiter)
+        measured = self._encode_once(
+            timeline, intermediate, partial, work, gain_db, limiter, metadata
+        )
+        return measured, limiter is not None
+
+    def _limited_gain(
+        self, timeline: Timeline, intermediate: Path, gain_db: float, ceiling_db: float
+    ) -> float:
+        """The gain that puts the limited mix on the aim. Limiting takes loudness away, less
+        than one for one, so a few corrections converge."""
+        self.progress.phase("level", total_s=timeline.duration_s * MAX_GAIN_TRIES)
+        for attempt in range(MAX_GAIN_TRIES):
+            run = self._start(
+                limited_loudness_args(
+                    intermediate, self.manifest.output, gain_db=gain_db, ceiling_db=ceiling_db
+                )
+            )
+            self._finish(run, "levelling the mix")
+            reached = parse_ebur128(run.stderr_text()).integrated_lufs
+            self.progress.advance(timeline.duration_s * (attempt + 1))
+            if reached is None or abs(self.aim_lufs - reached) <= LIMITED_GAIN_TOLERANCE_LU:
+                break
+            gain_db += self.aim_lufs - reached
+        return gain_db
+
+    def _encode_once(
+        self,
+        timeline: Timeline,
+        intermediate: Path,
+        partial: Path,
+        work: Path,
+        gain_db: float,
+        limiter: float | None,
+        metadata: Path | None,
+    ) -> Loudness:
+        """One encode pass. The finished signal also goes, through a FIFO, to a second
+        ffmpeg on the other core that measures its loudness and true peak: the figures
+        reported are measured, at no cost in wall time."""
+        manifest = self.manifest
+        fifo = self._fifo(work / "encode-meter.fifo")
+        meter = self._start(meter_args(fifo, manifest.output, peak="true"))
+        self.progress.phase("encode", total_s=timeline.duration_s)
+        run = self._start(
+            encode_args(
+                manifest,
+                intermediate=intermediate,
+                gain_db=gain_db,
+                limiter_ceiling_db=limiter,
+                metadata_file=metadata,
+                destination=partial,
+                meter_fifo=fifo,
+            )
+        )
+        run.follow(self.progress.advance)
+        self._finish(run, "encoding")
+        self._finish(meter, "measuring the result")
+        return parse_ebur128(meter.stderr_text())
+
+    # -- processes -------------------------------------------------------------------------
+
+    @staticmethod
+    def _fifo(path: Path) -> Path:
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+        return path
+
+    def _start(self, args: list[str]) -> FFmpegRun:
+        run = FFmpegRun(args)
+        self._runs.append(run)
+        return run
+
+    @staticmethod
+    def _finish(run: FFmpegRun, doing: str) -> None:
+        if run.process.stdout is not None:
+            run.process.stdout.read()
+        if run.wait() != 0:
+            raise FFmpegError(f"ffmpeg failed while {doing}:", stderr_tail=run.stderr_tail())

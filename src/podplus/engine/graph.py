@@ -1,0 +1,294 @@
+"""The ffmpeg command lines of each pass, as pure functions of the plan.
+
+Pass 1, *render*: decode every part, trim, level, crossfade, lay the ducked bed under
+it, mix, and write 32-bit float PCM to an intermediate file while ``ebur128`` learns
+the mix's loudness and sample peak. Pass 2, *encode*: one linear gain (and a limiter
+only if the peaks need one), tags, cover and chapters, encoded to the output format.
+The floor this is measured against is the same render and encode in one pass with no
+loudness work; see ``floor_args``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from podplus.engine.manifest import Manifest, OutputSpec
+from podplus.engine.probe import input_url
+from podplus.engine.timeline import Timeline
+
+DUCK_THRESHOLD = 0.02  # about -34 dBFS of speech starts pushing the bed down
+DUCK_RATIO = 8
+DUCK_ATTACK_MS = 50
+DUCK_RELEASE_MS = 600
+LIMITER_ATTACK_MS = 2
+LIMITER_RELEASE_MS = 60
+RAW_FORMAT = "f32le"
+PROGRESS_PERIOD_S = 0.5
+
+CODECS = {
+    "mp3": ["-c:a", "libmp3lame", "-id3v2_version", "3"],
+    "m4a": ["-c:a", "aac"],
+    "flac": ["-c:a", "flac"],
+    "wav": ["-c:a", "pcm_s16le"],
+}
+MUXERS = {"mp3": "mp3", "m4a": "ipod", "flac": "flac", "wav": "wav"}
+# Formats whose muxer embeds a cover picture and writes chapters from -map_chapters.
+COVER_FORMATS = ("mp3", "m4a", "flac")
+CHAPTER_FORMATS = ("mp3", "m4a")
+
+
+@dataclass(frozen=True)
+class PartInput:
+    path: Path
+    gain_db: float  # leveling plus the part's own gain
+
+
+def common_args() -> list[str]:
+    return ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-y"]
+
+
+def progress_args() -> list[str]:
+    return ["-progress", "pipe:1", "-stats_period", str(PROGRESS_PERIOD_S)]
+
+
+def audio_input(
+    path: Path, *, start_s: float = 0.0, duration_s: float | None = None, loop: bool = False
+) -> list[str]:
+    args = ["-protocol_whitelist", "file"]
+    if loop:
+        args += ["-stream_loop", "-1"]
+    if start_s > 0:
+        args += ["-ss", f"{start_s:.6f}"]
+    if duration_s is not None:
+        args += ["-t", f"{duration_s:.6f}"]
+    return [*args, "-i", input_url(path)]
+
+
+def analysis_args(
+    path: Path, *, start_s: float, duration_s: float | None, detect_silence: bool
+) -> list[str]:
+    """Loudness of one part (and its silences, to trim them), decoding nothing twice."""
+    filters = ["ebur128"]
+    if detect_silence:
+        filters.append(f"silencedetect=n={-50}dB:d=0.3")
+    return [
+        *common_args(), "-loglevel", "info",
+        *audio_input(path, start_s=start_s, duration_s=duration_s),
+        "-map", "0:a:0", "-filter:a", ",".join(filters), "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def _layout(output: OutputSpec) -> str:
+    return "mono" if output.channels == 1 else "stereo"
+
+
+def mix_graph(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -> str:
+    """The filter graph from the inputs (parts in order, then the bed) to ``[mix]``."""
+    output = manifest.output
+    conform = (
+        f"aresample={output.sample_rate},aformat=sample_fmts=fltp:channel_layouts={_layout(output)}"
+    )
+    chains = [
+        f"[{index}:a]{conform},volume={part.gain_db:.3f}dB[p{index}]"
+        for index, part in enumerate(parts)
+    ]
+    voice = "p0"
+    for index, span in enumerate(timeline.spans[1:], start=1):
+        joined = f"x{index}"
+        if span.crossfade_in_s > 0:
+            chains.append(
+                f"[{voice}][p{index}]acrossfade=d={span.crossfade_in_s:.6f}:c1=tri:c2=tri[{joined}]"
+            )
+        else:
+            chains.append(f"[{voice}][p{index}]concat=n=2:v=0:a=1[{joined}]")
+        voice = joined
+
+    bed = manifest.music_bed
+    if bed is None:
+        chains.append(f"[{voice}]anull[mix]")
+        return ";".join(chains)
+    total = timeline.duration_s
+    fade = timeline.bed_fade_out_s()
+    chains.append(
+        f"[{len(parts)}:a]{conform},atrim=0:{total:.6f},asetpts=PTS-STARTPTS,"
+        f"volume={bed.gain_db:.3f}dB,afade=t=out:st={total - fade:.6f}:d={fade:.6f}[bed]"
+    )
+    if bed.duck:
+        chains.append(f"[{voice}]asplit=2[voice][key]")
+        chains.append(
+            f"[bed][key]sidechaincompress=threshold={DUCK_THRESHOLD}:ratio={DUCK_RATIO}:"
+            f"attack={DUCK_ATTACK_MS}:release={DUCK_RELEASE_MS}[ducked]"
+        )
+        chains.append("[voice][ducked]amix=inputs=2:duration=first:normalize=0[mix]")
+    else:
+        # normalize=0: amix would otherwise halve both inputs.
+        chains.append(f"[{voice}][bed]amix=inputs=2:duration=first:normalize=0[mix]")
+    return ";".join(chains)
+
+
+def _inputs(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -> list[str]:
+    args: list[str] = []
+    for part, span in zip(parts, timeline.spans, strict=True):
+        args += audio_input(part.path, start_s=span.source_start_s, duration_s=span.duration_s)
+    if manifest.music_bed is not None:
+        args += audio_input(manifest.music_bed.path, loop=True)
+    return args
+
+
+def render_args(
+    manifest: Manifest,
+    timeline: Timeline,
+    parts: list[PartInput],
+    intermediate: Path,
+    *,
+    meter_fifo: Path,
+) -> list[str]:
+    """Pass 1. The mix goes to ``intermediate`` and, as the same raw PCM, to ``meter_fifo``
+    for a meter process on the other core."""
+    graph = mix_graph(manifest, timeline, parts) + ";[mix]asplit=2[out][meter]"
+    return [
+        *common_args(), "-loglevel", "error", *progress_args(),
+        *_inputs(manifest, timeline, parts),
+        "-filter_complex", graph,
+        "-map", "[out]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(intermediate),
+        "-map", "[meter]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(meter_fifo),
+    ]  # fmt: skip
+
+
+def limited_loudness_args(
+    intermediate: Path, output: OutputSpec, *, gain_db: float, ceiling_db: float
+) -> list[str]:
+    """Loudness of the mix after gain and limiter, without encoding: the limiter takes
+    some loudness away, so the gain that hits the target is found by measuring this."""
+    chain = f"volume={gain_db:.3f}dB,{limiter_filter(ceiling_db)},ebur128"
+    return [
+        *common_args(), "-loglevel", "info",
+        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
+        "-i", str(intermediate), "-filter:a", chain, "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def meter_args(fifo: Path, output: OutputSpec, *, peak: str) -> list[str]:
+    """A meter: reads raw PCM from ``fifo`` and prints an ebur128 summary on stderr."""
+    return [
+        *common_args(), "-loglevel", "info",
+        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
+        "-i", str(fifo), "-filter:a", f"ebur128=peak={peak}", "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def limiter_filter(ceiling_db: float) -> str:
+    limit = 10 ** (ceiling_db / 20)
+    return (
+        f"alimiter=limit={limit:.6f}:attack={LIMITER_ATTACK_MS}:release={LIMITER_RELEASE_MS}"
+        ":level=0:latency=1"
+    )
+
+
+def encode_args(
+    manifest: Manifest,
+    *,
+    intermediate: Path,
+    gain_db: float,
+    limiter_ceiling_db: float | None,
+    metadata_file: Path | None,
+    destination: Path,
+    meter_fifo: Path | None = None,
+) -> list[str]:
+    """Pass 2. With ``meter_fifo``, the finished signal is also written there as raw PCM
+    for a meter process to read."""
+    output = manifest.output
+    args = [
+        *common_args(), "-loglevel", "error", *progress_args(),
+        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
+        "-i", str(intermediate),
+    ]  # fmt: skip
+    filters = [f"volume={gain_db:.3f}dB"]
+    if limiter_ceiling_db is not None:
+        filters.append(limiter_filter(limiter_ceiling_db))
+    chain = ",".join(filters)
+    packaging = _packaging(manifest, metadata_file, audio="[enc]")
+    if meter_fifo is None:
+        packaging = _packaging(manifest, metadata_file, audio="0:a")
+        return [*args, *packaging, "-filter:a", chain, *_encoding(output), str(destination)]
+    graph = f"[0:a]{chain},asplit=2[enc][meter]"
+    return [
+        *args, "-filter_complex", graph, *packaging, *_encoding(output), str(destination),
+        "-map", "[meter]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(meter_fifo),
+    ]  # fmt: skip
+
+
+def floor_args(
+    manifest: Manifest, timeline: Timeline, parts: list[PartInput], destination: Path
+) -> list[str]:
+    """The benchmark's floor: the same render and encode in one pass, no loudness work."""
+    return [
+        *common_args(), "-loglevel", "error", *progress_args(),
+        *_inputs(manifest, timeline, parts),
+        "-filter_complex", mix_graph(manifest, timeline, parts), "-map", "[mix]",
+        *_encoding(manifest.output), str(destination),
+    ]  # fmt: skip
+
+
+def _packaging(manifest: Manifest, metadata_file: Path | None, *, audio: str) -> list[str]:
+    """Cover and chapter inputs, the maps that use them, and the tags."""
+    fmt = manifest.output.format
+    args: list[str] = []
+    maps = ["-map", audio]
+    next_input = 1
+    if manifest.cover is not None and fmt in COVER_FORMATS:
+        # image2 with no pattern: the cover's name is a name, never a sequence template.
+        args += [
+            "-f",
+            "image2",
+            "-pattern_type",
+            "none",
+            "-protocol_whitelist",
+            "file",
+            "-i",
+            input_url(manifest.cover),
+        ]
+        maps += ["-map", f"{next_input}:v", "-c:v", "mjpeg", "-disposition:v", "attached_pic"]
+        next_input += 1
+    if metadata_file is not None:
+        args += ["-f", "ffmetadata", "-i", str(metadata_file)]
+        maps += ["-map_metadata", str(next_input), "-map_chapters", str(next_input)]
+    else:
+        maps += ["-map_chapters", "-1"]
+    for key, value in _tags(manifest).items():
+        maps += ["-metadata", f"{key}={value}"]
+    return args + maps
+
+
+def _tags(manifest: Manifest) -> dict[str, str]:
+    tags = dict(manifest.tags)
+    if "year" in tags:
+        tags.setdefault("date", tags.pop("year"))
+    return tags
+
+
+def _encoding(output: OutputSpec) -> list[str]:
+    args = ["-ac", str(output.channels), "-ar", str(output.sample_rate), *CODECS[output.format]]
+    if output.is_lossy:
+        args += ["-b:a", f"{output.bitrate_kbps}k"]
+    return [*args, "-f", MUXERS[output.format]]
+
+
+def ffmetadata(timeline: Timeline) -> str:
+    """An ffmetadata file with one chapter per part, for the mp3 and m4a muxers (ffmpeg
+    5.1's flac and wav muxers write no chapters)."""
+    lines = [";FFMETADATA1"]
+    for start, end, title in timeline.chapters():
+        lines += [
+            "[CHAPTER]", "TIMEBASE=1/1000", f"START={round(start * 1000)}",
+            f"END={round(end * 1000)}", f"title={_escape(title)}",
+        ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    # ffmetadata treats these as syntax.
+    for char in ("\\", "=", ";", "#", "\n"):
+        text = text.replace(char, "\\" + char)
+    return text

@@ -1,0 +1,91 @@
+"""Loudness (EBU R128 via ffmpeg's ``ebur128``) and silence, read from ffmpeg's stderr."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from podplus.engine.errors import InputError
+from podplus.engine.probe import input_url
+
+# The summary ebur128 prints when the stream ends.
+_SUMMARY = re.compile(
+    r"Integrated loudness:\s*I:\s*(?P<i>-?[\d.]+|-inf) LUFS.*?"
+    r"Loudness range:\s*LRA:\s*(?P<lra>-?[\d.]+) LU"
+    r"(?:.*?True peak:\s*Peak:\s*(?P<tp>-?[\d.]+|-inf) dBFS)?"
+    r"(?:.*?Sample peak:\s*Peak:\s*(?P<sp>-?[\d.]+|-inf) dBFS)?",
+    re.DOTALL,
+)
+_SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
+_SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")
+
+SILENCE_THRESHOLD_DB = -50
+SILENCE_MIN_S = 0.3
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float | None  # None for silence
+    loudness_range_lu: float
+    true_peak_db: float | None = None
+    sample_peak_db: float | None = None
+
+    def as_json(self) -> dict[str, float | None]:
+        return {
+            "integrated_lufs": self.integrated_lufs,
+            "loudness_range_lu": self.loudness_range_lu,
+            "true_peak_db": self.true_peak_db,
+        }
+
+
+def ebur128_filter(*, peak: str = "true") -> str:
+    """``peak`` is "true" (4× oversampled, costly), "sample", or "" for none."""
+    return f"ebur128=peak={peak}" if peak else "ebur128"
+
+
+def loudness_args(path: Path, *, true_peak: bool = True) -> list[str]:
+    return [
+        "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-protocol_whitelist", "file",
+        "-i", input_url(path), "-map", "0:a:0",
+        "-filter:a", ebur128_filter(peak="true" if true_peak else ""), "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def parse_ebur128(stderr: str) -> Loudness:
+    """Read the final summary (the last one, if a log holds several)."""
+    matches = list(_SUMMARY.finditer(stderr))
+    if not matches:
+        raise ValueError("no ebur128 summary in the output")
+    found = matches[-1]
+    return Loudness(
+        integrated_lufs=_level(found["i"]),
+        loudness_range_lu=float(found["lra"]),
+        true_peak_db=_level(found["tp"]),
+        sample_peak_db=_level(found["sp"]),
+    )
+
+
+def parse_silences(stderr: str) -> list[tuple[float, float | None]]:
+    """(start, end) of each silence ``silencedetect`` reported; end is None at end of file."""
+    starts = [float(v) for v in _SILENCE_START.findall(stderr)]
+    ends = [float(v) for v in _SILENCE_END.findall(stderr)]
+    return [(start, ends[i] if i < len(ends) else None) for i, start in enumerate(starts)]
+
+
+def measure(path: Path) -> Loudness:
+    """Integrated loudness, range and true peak of a file (the ``loudness`` command)."""
+    result = subprocess.run(
+        loudness_args(path), capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
+        raise InputError(f"{path}: can't measure it: {reason}")
+    return parse_ebur128(result.stderr)
+
+
+def _level(value: str | None) -> float | None:
+    if value is None or value == "-inf":
+        return None
+    return float(value)

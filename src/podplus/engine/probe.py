@@ -1,0 +1,123 @@
+"""What a media file holds, from ffprobe. Building the command and reading its report are
+pure functions, so the web side can run them with its own asyncio subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podplus.engine.errors import InputError
+
+IMAGE_CODECS = frozenset({"mjpeg", "png", "webp", "bmp", "gif", "tiff"})
+# Demuxers that open other files named inside the input (playlists, concat lists,
+# filename patterns) or synthesise input. A crafted upload must not reach any of them.
+FORBIDDEN_FORMATS = frozenset(
+    {"hls", "applehttp", "concat", "ffconcat", "dash", "lavfi", "tee", "image2", "sdp", "rtp"}
+)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    format_name: str
+    duration_s: float | None
+    codec: str | None
+    sample_rate: int | None
+    channels: int | None
+    bit_rate: int | None
+    has_audio: bool
+    is_image: bool
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format_name,
+            "duration_s": self.duration_s,
+            "codec": self.codec,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "bit_rate": self.bit_rate,
+            "tags": self.tags,
+        }
+
+
+def input_url(path: Path) -> str:
+    """``file:`` makes ffmpeg read the path as a plain file, whatever its name looks like."""
+    return f"file:{path}"
+
+
+def ffprobe_args(path: Path) -> list[str]:
+    return [
+        "ffprobe", "-v", "error", "-protocol_whitelist", "file",
+        "-print_format", "json", "-show_format", "-show_streams", input_url(path),
+    ]  # fmt: skip
+
+
+def parse_ffprobe(report: dict[str, Any]) -> ProbeResult:
+    streams = report.get("streams") or []
+    container = report.get("format") or {}
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    format_name = str(container.get("format_name") or "")
+    main = audio or video or {}
+    duration = _number(container.get("duration"))
+    if duration is None and audio is not None:
+        duration = _number(audio.get("duration"))
+    tags = {str(k).lower(): str(v) for k, v in (container.get("tags") or {}).items()}
+    return ProbeResult(
+        format_name=format_name,
+        duration_s=duration if audio is not None else None,
+        codec=main.get("codec_name"),
+        sample_rate=_integer(audio.get("sample_rate")) if audio else None,
+        channels=_integer(audio.get("channels")) if audio else None,
+        bit_rate=_integer(container.get("bit_rate")) or _integer(main.get("bit_rate")),
+        has_audio=audio is not None,
+        is_image=audio is None and video is not None and video.get("codec_name") in IMAGE_CODECS,
+        tags=tags,
+    )
+
+
+def is_forbidden_format(format_name: str) -> bool:
+    return bool(set(format_name.split(",")) & FORBIDDEN_FORMATS)
+
+
+def probe(path: Path) -> ProbeResult:
+    """Probe ``path`` or raise ``InputError`` saying why it can't be used."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    result = subprocess.run(
+        ffprobe_args(path), capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
+        raise InputError(
+            f"{path}: ffprobe can't read it: {reason.replace(input_url(path) + ': ', '')}"
+        )
+    try:
+        found = parse_ffprobe(json.loads(result.stdout))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: ffprobe gave no report") from exc
+    if is_forbidden_format(found.format_name):
+        raise InputError(f"{path}: {found.format_name} files are not accepted as input")
+    return found
+
+
+def probe_audio(path: Path) -> ProbeResult:
+    found = probe(path)
+    if not found.has_audio or not found.duration_s:
+        raise InputError(f"{path}: has no audio stream")
+    return found
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _integer(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
