@@ -3,7 +3,6 @@ real ffmpeg. Includes the crash that podplus was built to survive."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import time
@@ -59,15 +58,14 @@ def poll_job(
     raise AssertionError(f"job {job_id} never got there: {job}")
 
 
-def engine_tree() -> list[psutil.Process]:
-    """Every podplus engine on the machine, with its ffmpeg children."""
-    found: list[psutil.Process] = []
-    for process in psutil.process_iter(["cmdline"]):
-        if "podplus.engine" in " ".join((process.info["cmdline"] or [])[:4]):
-            found.append(process)
-            with contextlib.suppress(psutil.Error):
-                found += process.children(recursive=True)
-    return [p for p in found if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+def engine_tree(server: LiveServer) -> list[psutil.Process]:
+    """The server's engines and their ffmpeg children (other servers on this machine aside)."""
+    assert server.process is not None
+    try:
+        family = psutil.Process(server.process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
 def test_the_login_flow_over_real_http(live_server: LiveServer) -> None:
@@ -152,8 +150,8 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
         "job_id"
     ]
     poll_job(base, auth, job_id, lambda j: j["status"] == "running" and j["progress"] > 0)
-    before = engine_tree()
-    assert before, "an engine should be running"
+    before = engine_tree(server)
+    assert any("ffmpeg" in p.name() for p in before), "an engine should be running"
 
     server.kill_hard()
     # The engine and its ffmpeg die with their parent (PR_SET_PDEATHSIG); give them a moment.
@@ -173,7 +171,7 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
     )
     assert job["status"] == "succeeded", job
     assert job["attempts"] == 2
-    assert engine_tree() == []
+    assert engine_tree(restarted) == []
 
 
 def test_me_keeps_answering_while_two_assemblies_run(
