@@ -71,6 +71,7 @@ async def open_services(
         store=stores.processes,
         identity=identity,
         nice=settings.engine_nice,
+        idle_priority=settings.engine_idle_priority,
         kill_grace_s=settings.kill_grace_s,
     )
     metrics = metrics or Metrics()

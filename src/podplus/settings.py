@@ -35,6 +35,7 @@ class Settings:
     assembly_timeout_s: float = 3600.0
     assembly_max_attempts: int = 3
     engine_nice: int = 10
+    engine_idle_priority: bool = True
     job_lease_s: float = 30.0
     job_poll_interval_s: float = 0.5
     progress_write_interval_s: float = 0.5
@@ -86,6 +87,9 @@ class Settings:
                 "PODPLUS_ASSEMBLY_MAX_ATTEMPTS", _positive(int), defaults.assembly_max_attempts
             ),
             engine_nice=reader.get("PODPLUS_ENGINE_NICE", _nice, defaults.engine_nice),
+            engine_idle_priority=reader.get(
+                "PODPLUS_ENGINE_IDLE_PRIORITY", _boolean, defaults.engine_idle_priority
+            ),
             job_lease_s=reader.get("PODPLUS_JOB_LEASE_S", _positive(float), defaults.job_lease_s),
             run_jobs=reader.get("PODPLUS_RUN_JOBS", _boolean, defaults.run_jobs),
             login_max_failures=reader.get(

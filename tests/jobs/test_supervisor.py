@@ -89,13 +89,18 @@ async def test_a_clean_run_reports_events_and_the_done_line(supervisor, database
     assert no_zombies()
 
 
-async def test_the_engine_runs_niced_in_its_own_session(supervisor, tmp_path):  # type: ignore[no-untyped-def]
+async def test_the_engine_runs_idle_in_its_own_process_group(supervisor, tmp_path):  # type: ignore[no-untyped-def]
     seen: dict[str, int] = {}
 
     async def on_start(pid: int) -> None:
         await asyncio.sleep(0.3)  # let setpriv and nice exec into the engine
         process = psutil.Process(pid)
-        seen.update(nice=process.nice(), sid=os.getsid(pid), pgid=os.getpgid(pid))
+        seen.update(
+            nice=process.nice(),
+            sid=os.getsid(pid),
+            pgid=os.getpgid(pid),
+            policy=os.sched_getscheduler(pid),
+        )
         await supervisor.cancel("niced")
 
     async def on_event(event: dict[str, Any]) -> None:
@@ -109,8 +114,10 @@ async def test_the_engine_runs_niced_in_its_own_session(supervisor, tmp_path):  
         on_start=on_start,
     )
     assert seen["nice"] == 10
-    assert seen["sid"] != os.getsid(0)
-    assert seen["pgid"] == seen["sid"]
+    assert seen["policy"] == os.SCHED_IDLE
+    assert seen["pgid"] != os.getpgid(0)
+    # Same session as the server: a new one would be a CPU group of its own (autogroup).
+    assert seen["sid"] == os.getsid(0)
 
 
 async def test_a_hang_is_killed_at_the_timeout_with_its_whole_group(supervisor):  # type: ignore[no-untyped-def]

@@ -19,10 +19,22 @@ class IssuedToken:
     expires_in_s: int
 
 
+MAX_VERIFIED_TOKENS = 10_000
+
+
 class TokenCodec:
+    """Issues and verifies tokens.
+
+    A token that verified once is remembered (by its exact bytes) until it expires: a
+    client sends the same token with every request, and re-checking its HMAC each time
+    was the largest cost left in ``GET /api/users/me``. ``exp`` is still checked on
+    every use.
+    """
+
     def __init__(self, *, secret_key: str, ttl_s: int) -> None:
         self._secret_key = secret_key
         self._ttl_s = ttl_s
+        self._verified: dict[str, tuple[str, float]] = {}
 
     def issue(self, user_id: str, *, now: float | None = None) -> IssuedToken:
         issued_at = int(time.time() if now is None else now)
@@ -35,6 +47,11 @@ class TokenCodec:
         The algorithm is pinned, so a token claiming ``alg: none`` or RS256 is refused
         rather than verified by its own rules.
         """
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if time.time() < remembered[1]:
+                return remembered[0]
+            del self._verified[token]
         try:
             claims = jwt.decode(
                 token,
@@ -49,4 +66,7 @@ class TokenCodec:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise Unauthorized("The token is not valid.")
+        if len(self._verified) >= MAX_VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (subject, float(claims["exp"]))
         return subject

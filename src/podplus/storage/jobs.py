@@ -67,27 +67,32 @@ class JobStore:
     # -- what handlers do ------------------------------------------------------------------
 
     async def enqueue(self, *, owner_id: str, episode_id: str) -> Job:
-        job_id = new_id()
+        job = Job(
+            id=new_id(),
+            owner_id=owner_id,
+            episode_id=episode_id,
+            status=JobStatus.QUEUED,
+            progress=0.0,
+            phase=None,
+            error=None,
+            attempts=0,
+            cancel_requested=False,
+            lease_owner=None,
+            lease_expires_at=None,
+            created_at=time.time(),
+            started_at=None,
+            finished_at=None,
+        )
         try:
+            # One round trip: the row is exactly what we built, so nothing is read back.
             await self._db.execute(
-                jobs.insert().values(
-                    id=job_id,
-                    owner_id=owner_id,
-                    episode_id=episode_id,
-                    status=JobStatus.QUEUED.value,
-                    progress=0.0,
-                    attempts=0,
-                    cancel_requested=False,
-                    created_at=time.time(),
-                )
+                jobs.insert().values(**{**job.__dict__, "status": job.status.value})
             )
         except Exception as exc:
             # The partial unique index refused a second live job for the episode.
             if await self.active_for_episode(episode_id) is not None:
                 raise Conflict("This episode is already queued or assembling.") from exc
             raise
-        job = await self.get(job_id)
-        assert job is not None
         return job
 
     async def get(self, job_id: str, *, owner_id: str | None = None) -> Job | None:
