@@ -47,6 +47,10 @@ CODEC_LOUDNESS_ALLOWANCE_DB = {"mp3": 0.4, "m4a": 0.1}
 LIMITED_GAIN_TOLERANCE_LU = 0.1
 MAX_GAIN_TRIES = 4
 MAX_LEVELING_BOOST_DB = 30.0
+# When every part is levelled, the mix already sits near the aim and is limited while it
+# renders, this far under the ceiling: the small gain the encode pass then adds keeps the
+# peaks under the ceiling without a second limiter or a search for its gain.
+RENDER_LIMITER_HEADROOM_DB = 0.6
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class Assembly:
             tempfile.mkdtemp(prefix=f".{self.destination.name}.", dir=self.destination.parent)
         )
         try:
-            timeline, parts = self._plan()
+            timeline, parts = self.plan()
             intermediate = work / f"mix.{RAW_FORMAT}"
             mix = self._render(timeline, parts, intermediate)
             partial = (
@@ -118,7 +122,8 @@ class Assembly:
 
     # -- planning --------------------------------------------------------------------------
 
-    def _plan(self) -> tuple[Timeline, list[PartInput]]:
+    def plan(self) -> tuple[Timeline, list[PartInput]]:
+        """Probe the inputs, analyse what isn't known, and place every part in time."""
         manifest = self.manifest
         audio = [part.path for part in manifest.parts]
         if manifest.music_bed is not None:
@@ -139,6 +144,7 @@ class Assembly:
         ]
         analyses = self._analyse(ranges)
         levels: list[float] = []
+        self._levelled = manifest.level_segments
         for index, (part, duration) in enumerate(zip(manifest.parts, durations, strict=True)):
             loudness, silences = analyses.get(index, (None, None))
             if silences is not None:
@@ -152,6 +158,7 @@ class Assembly:
                 )
             part_lufs = part.measured_lufs if part.measured_lufs is not None else loudness
             levels.append(self._part_gain(part, part_lufs))
+            self._levelled = self._levelled and part_lufs is not None
         for index, (_, length) in enumerate(ranges):
             if length <= 0:
                 raise InputError(
@@ -220,6 +227,7 @@ class Assembly:
 
     def _render(self, timeline: Timeline, parts: list[PartInput], intermediate: Path) -> Loudness:
         self.progress.phase("render", total_s=timeline.duration_s)
+        limiter = self.ceiling_db - RENDER_LIMITER_HEADROOM_DB if self._levelled else None
         fifo = self._fifo(intermediate.parent / "render-meter.fifo")
         meter = self._start(meter_args(fifo, self.manifest.output, peak="sample"))
         run = self._start(
@@ -229,6 +237,7 @@ class Assembly:
                 parts,
                 intermediate,
                 meter_fifo=fifo,
+                limiter_ceiling_db=limiter,
             )
         )
         run.follow(self.progress.advance)

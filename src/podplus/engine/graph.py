@@ -127,7 +127,8 @@ def mix_graph(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) ->
     return ";".join(chains)
 
 
-def _inputs(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -> list[str]:
+def input_args(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -> list[str]:
+    """Every part, trimmed at the demuxer, then the bed looped forever (the graph cuts it)."""
     args: list[str] = []
     for part, span in zip(parts, timeline.spans, strict=True):
         args += audio_input(part.path, start_s=span.source_start_s, duration_s=span.duration_s)
@@ -143,13 +144,17 @@ def render_args(
     intermediate: Path,
     *,
     meter_fifo: Path,
+    limiter_ceiling_db: float | None = None,
 ) -> list[str]:
-    """Pass 1. The mix goes to ``intermediate`` and, as the same raw PCM, to ``meter_fifo``
-    for a meter process on the other core."""
-    graph = mix_graph(manifest, timeline, parts) + ";[mix]asplit=2[out][meter]"
+    """Pass 1. The mix (limited to ``limiter_ceiling_db`` if given) goes to ``intermediate``
+    and, as the same raw PCM, to ``meter_fifo`` for a meter process on the other core."""
+    tail = "asplit=2[out][meter]"
+    if limiter_ceiling_db is not None:
+        tail = f"{limiter_filter(limiter_ceiling_db)},{tail}"
+    graph = mix_graph(manifest, timeline, parts) + f";[mix]{tail}"
     return [
         *common_args(), "-loglevel", "error", *progress_args(),
-        *_inputs(manifest, timeline, parts),
+        *input_args(manifest, timeline, parts),
         "-filter_complex", graph,
         "-map", "[out]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(intermediate),
         "-map", "[meter]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(meter_fifo),
@@ -211,10 +216,10 @@ def encode_args(
     packaging = _packaging(manifest, metadata_file, audio="[enc]")
     if meter_fifo is None:
         packaging = _packaging(manifest, metadata_file, audio="0:a")
-        return [*args, *packaging, "-filter:a", chain, *_encoding(output), str(destination)]
+        return [*args, *packaging, "-filter:a", chain, *encoding_args(output), str(destination)]
     graph = f"[0:a]{chain},asplit=2[enc][meter]"
     return [
-        *args, "-filter_complex", graph, *packaging, *_encoding(output), str(destination),
+        *args, "-filter_complex", graph, *packaging, *encoding_args(output), str(destination),
         "-map", "[meter]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(meter_fifo),
     ]  # fmt: skip
 
@@ -225,9 +230,9 @@ def floor_args(
     """The benchmark's floor: the same render and encode in one pass, no loudness work."""
     return [
         *common_args(), "-loglevel", "error", *progress_args(),
-        *_inputs(manifest, timeline, parts),
+        *input_args(manifest, timeline, parts),
         "-filter_complex", mix_graph(manifest, timeline, parts), "-map", "[mix]",
-        *_encoding(manifest.output), str(destination),
+        *encoding_args(manifest.output), str(destination),
     ]  # fmt: skip
 
 
@@ -268,7 +273,7 @@ def _tags(manifest: Manifest) -> dict[str, str]:
     return tags
 
 
-def _encoding(output: OutputSpec) -> list[str]:
+def encoding_args(output: OutputSpec) -> list[str]:
     args = ["-ac", str(output.channels), "-ar", str(output.sample_rate), *CODECS[output.format]]
     if output.is_lossy:
         args += ["-b:a", f"{output.bitrate_kbps}k"]
