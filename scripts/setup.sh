@@ -34,6 +34,7 @@ fi
 
 extras="test,postgres,dev"
 [ "$mode" = runtime ] && extras="postgres"
+[ "$mode" = bench ] && extras="test,postgres,dev,bench"
 stamp="$venv/.podplus-installed-$extras"
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"

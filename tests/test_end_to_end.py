@@ -204,3 +204,30 @@ def test_me_keeps_answering_while_two_assemblies_run(
     # Loose on purpose: the benchmark measures; this only says "answers, not minutes".
     assert max(latencies) < 1.0
     assert "running" in running
+
+
+async def test_a_corrupt_input_fails_the_job_with_the_engines_message(  # type: ignore[no-untyped-def]
+    client, auth, settings, tmp_path
+) -> None:
+    from tests.api import finished, wait_for
+
+    clip = tone(tmp_path / "take.wav", seconds=2)
+    media = (
+        await client.post(
+            "/api/media", headers=auth, files={"file": (clip.name, clip.read_bytes())}
+        )
+    ).json()
+    episode = (
+        await client.post(
+            "/api/episodes",
+            headers=auth,
+            json={"title": "x", "segments": [{"media_id": media["id"]}]},
+        )
+    ).json()
+    # The stored file goes bad on disk after it was accepted.
+    (settings.media_root / media["id"]).write_bytes(b"\x00garbage" * 1000)
+    queued = await client.post(f"/api/episodes/{episode['id']}/assemble", headers=auth)
+    job = await wait_for(client, auth, queued.json()["job_id"], finished, timeout_s=30)
+    assert job["status"] == "failed"
+    assert job["error"].startswith("engine failed (exit 2)")
+    assert "can't read" in job["error"]
