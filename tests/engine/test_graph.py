@@ -74,14 +74,13 @@ def test_encode_carries_codec_tags_cover_and_chapters() -> None:
         limiter_ceiling_db=None,
         metadata_file=Path("/tmp/ch.txt"),
         destination=Path("/tmp/out.mp3"),
-        meter_fifo=Path("/tmp/meter"),
     )
     joined = " ".join(args)
     assert "-c:a libmp3lame -id3v2_version 3 -b:a 96k" in joined
     assert "-pattern_type none" in joined and "file:/ep/cover.jpg" in joined
     assert "attached_pic" in joined and "-map_chapters 2" in joined
     assert "artist=Ada" in args and "date=2026" in args
-    assert "[0:a]volume=1.500dB,asplit=2[enc][meter]" in joined
+    assert "-filter:a volume=1.500dB" in joined
 
 
 def test_chapter_titles_are_escaped() -> None:

@@ -73,6 +73,20 @@ class AssemblyResult:
         }
 
 
+def _shifted(loudness: Loudness, gain_db: float) -> Loudness:
+    """What a linear gain of ``gain_db`` makes of a signal that measured ``loudness``."""
+
+    def shift(level: float | None) -> float | None:
+        return None if level is None else round(level + gain_db, 1)
+
+    return Loudness(
+        integrated_lufs=shift(loudness.integrated_lufs),
+        loudness_range_lu=loudness.loudness_range_lu,
+        true_peak_db=shift(loudness.true_peak_db),
+        sample_peak_db=shift(loudness.sample_peak_db),
+    )
+
+
 class Assembly:
     def __init__(self, manifest: Manifest, destination: Path, progress: Progress) -> None:
         self.manifest = manifest
@@ -229,7 +243,7 @@ class Assembly:
         self.progress.phase("render", total_s=timeline.duration_s)
         limiter = self.ceiling_db - RENDER_LIMITER_HEADROOM_DB if self._levelled else None
         fifo = self._fifo(intermediate.parent / "render-meter.fifo")
-        meter = self._start(meter_args(fifo, self.manifest.output, peak="sample"))
+        meter = self._start(meter_args(fifo, self.manifest.output, peak="sample+true"))
         run = self._start(
             render_args(
                 self.manifest,
@@ -258,50 +272,13 @@ class Assembly:
 
         gain_db = self.aim_lufs - mix.integrated_lufs
         sample_peak_db = mix.sample_peak_db if mix.sample_peak_db is not None else 0.0
-        limiter = self.ceiling_db if sample_peak_db + gain_db > self.ceiling_db else None
-        if limiter is not None:
-            gain_db = self._limited_gain(timeline, intermediate, gain_db, limiter)
-        measured = self._encode_once(
-            timeline, intermediate, partial, work, gain_db, limiter, metadata
-        )
-        return measured, limiter is not None
-
-    def _limited_gain(
-        self, timeline: Timeline, intermediate: Path, gain_db: float, ceiling_db: float
-    ) -> float:
-        """The gain that puts the limited mix on the aim. Limiting takes loudness away, less
-        than one for one, so a few corrections converge."""
-        self.progress.phase("level", total_s=timeline.duration_s * MAX_GAIN_TRIES)
-        for attempt in range(MAX_GAIN_TRIES):
-            run = self._start(
-                limited_loudness_args(
-                    intermediate, self.manifest.output, gain_db=gain_db, ceiling_db=ceiling_db
-                )
-            )
-            self._finish(run, "levelling the mix")
-            reached = parse_ebur128(run.stderr_text()).integrated_lufs
-            self.progress.advance(timeline.duration_s * (attempt + 1))
-            if reached is None or abs(self.aim_lufs - reached) <= LIMITED_GAIN_TOLERANCE_LU:
-                break
-            gain_db += self.aim_lufs - reached
-        return gain_db
-
-    def _encode_once(
-        self,
-        timeline: Timeline,
-        intermediate: Path,
-        partial: Path,
-        work: Path,
-        gain_db: float,
-        limiter: float | None,
-        metadata: Path | None,
-    ) -> Loudness:
-        """One encode pass. The finished signal also goes, through a FIFO, to a second
-        ffmpeg on the other core that measures its loudness and true peak: the figures
-        reported are measured, at no cost in wall time."""
-        manifest = self.manifest
-        fifo = self._fifo(work / "encode-meter.fifo")
-        meter = self._start(meter_args(fifo, manifest.output, peak="true"))
+        if sample_peak_db + gain_db <= self.ceiling_db:
+            # A linear gain: the result's loudness and true peak follow exactly from the mix's.
+            result = _shifted(mix, gain_db)
+            limiter = None
+        else:
+            limiter = self.ceiling_db
+            gain_db, result = self._limited_gain(timeline, intermediate, gain_db, limiter)
         self.progress.phase("encode", total_s=timeline.duration_s)
         run = self._start(
             encode_args(
@@ -311,13 +288,34 @@ class Assembly:
                 limiter_ceiling_db=limiter,
                 metadata_file=metadata,
                 destination=partial,
-                meter_fifo=fifo,
             )
         )
         run.follow(self.progress.advance)
         self._finish(run, "encoding")
-        self._finish(meter, "measuring the result")
-        return parse_ebur128(meter.stderr_text())
+        return result, limiter is not None
+
+    def _limited_gain(
+        self, timeline: Timeline, intermediate: Path, gain_db: float, ceiling_db: float
+    ) -> tuple[float, Loudness]:
+        """The gain that puts the limited mix on the aim, and what the limited mix measures.
+        Limiting takes loudness away, less than one for one, so a few corrections converge."""
+        self.progress.phase("level", total_s=timeline.duration_s * MAX_GAIN_TRIES)
+        for attempt in range(MAX_GAIN_TRIES):
+            run = self._start(
+                limited_loudness_args(
+                    intermediate, self.manifest.output, gain_db=gain_db, ceiling_db=ceiling_db
+                )
+            )
+            self._finish(run, "levelling the mix")
+            reached = parse_ebur128(run.stderr_text())
+            self.progress.advance(timeline.duration_s * (attempt + 1))
+            miss = (
+                0.0 if reached.integrated_lufs is None else self.aim_lufs - reached.integrated_lufs
+            )
+            if abs(miss) <= LIMITED_GAIN_TOLERANCE_LU or attempt == MAX_GAIN_TRIES - 1:
+                return gain_db, reached
+            gain_db += miss
+        raise AssertionError("unreachable")
 
     # -- processes -------------------------------------------------------------------------
 

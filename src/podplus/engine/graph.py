@@ -166,7 +166,7 @@ def limited_loudness_args(
 ) -> list[str]:
     """Loudness of the mix after gain and limiter, without encoding: the limiter takes
     some loudness away, so the gain that hits the target is found by measuring this."""
-    chain = f"volume={gain_db:.3f}dB,{limiter_filter(ceiling_db)},ebur128"
+    chain = f"volume={gain_db:.3f}dB,{limiter_filter(ceiling_db)},ebur128=peak=true"
     return [
         *common_args(), "-loglevel", "info",
         "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
@@ -199,28 +199,18 @@ def encode_args(
     limiter_ceiling_db: float | None,
     metadata_file: Path | None,
     destination: Path,
-    meter_fifo: Path | None = None,
 ) -> list[str]:
-    """Pass 2. With ``meter_fifo``, the finished signal is also written there as raw PCM
-    for a meter process to read."""
+    """Pass 2: the one gain (and the limiter, if the peaks need it), tags, cover, chapters."""
     output = manifest.output
-    args = [
-        *common_args(), "-loglevel", "error", *progress_args(),
-        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
-        "-i", str(intermediate),
-    ]  # fmt: skip
     filters = [f"volume={gain_db:.3f}dB"]
     if limiter_ceiling_db is not None:
         filters.append(limiter_filter(limiter_ceiling_db))
-    chain = ",".join(filters)
-    packaging = _packaging(manifest, metadata_file, audio="[enc]")
-    if meter_fifo is None:
-        packaging = _packaging(manifest, metadata_file, audio="0:a")
-        return [*args, *packaging, "-filter:a", chain, *encoding_args(output), str(destination)]
-    graph = f"[0:a]{chain},asplit=2[enc][meter]"
     return [
-        *args, "-filter_complex", graph, *packaging, *encoding_args(output), str(destination),
-        "-map", "[meter]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(meter_fifo),
+        *common_args(), "-loglevel", "error", *progress_args(),
+        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
+        "-i", str(intermediate),
+        *_packaging(manifest, metadata_file), "-filter:a", ",".join(filters),
+        *encoding_args(output), str(destination),
     ]  # fmt: skip
 
 
@@ -236,11 +226,11 @@ def floor_args(
     ]  # fmt: skip
 
 
-def _packaging(manifest: Manifest, metadata_file: Path | None, *, audio: str) -> list[str]:
+def _packaging(manifest: Manifest, metadata_file: Path | None) -> list[str]:
     """Cover and chapter inputs, the maps that use them, and the tags."""
     fmt = manifest.output.format
     args: list[str] = []
-    maps = ["-map", audio]
+    maps = ["-map", "0:a"]
     next_input = 1
     if manifest.cover is not None and fmt in COVER_FORMATS:
         # image2 with no pattern: the cover's name is a name, never a sequence template.

@@ -10,14 +10,13 @@ from pathlib import Path
 from podplus.engine.errors import InputError
 from podplus.engine.probe import input_url
 
-# The summary ebur128 prints when the stream ends.
+# The summary ebur128 prints when the stream ends; the peaks follow it, sample first.
 _SUMMARY = re.compile(
     r"Integrated loudness:\s*I:\s*(?P<i>-?[\d.]+|-inf) LUFS.*?"
-    r"Loudness range:\s*LRA:\s*(?P<lra>-?[\d.]+) LU"
-    r"(?:.*?True peak:\s*Peak:\s*(?P<tp>-?[\d.]+|-inf) dBFS)?"
-    r"(?:.*?Sample peak:\s*Peak:\s*(?P<sp>-?[\d.]+|-inf) dBFS)?",
+    r"Loudness range:\s*LRA:\s*(?P<lra>-?[\d.]+) LU",
     re.DOTALL,
 )
+_PEAK = re.compile(r"(?P<kind>Sample|True) peak:\s*Peak:\s*(?P<level>-?[\d.]+|-inf) dBFS")
 _SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")
 
@@ -59,11 +58,12 @@ def parse_ebur128(stderr: str) -> Loudness:
     if not matches:
         raise ValueError("no ebur128 summary in the output")
     found = matches[-1]
+    peaks = {m["kind"]: _level(m["level"]) for m in _PEAK.finditer(stderr, found.end())}
     return Loudness(
         integrated_lufs=_level(found["i"]),
         loudness_range_lu=float(found["lra"]),
-        true_peak_db=_level(found["tp"]),
-        sample_peak_db=_level(found["sp"]),
+        true_peak_db=peaks.get("True"),
+        sample_peak_db=peaks.get("Sample"),
     )
 
 
