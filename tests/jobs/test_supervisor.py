@@ -182,8 +182,8 @@ async def test_cancel_right_after_spawn_leaves_no_orphan(supervisor):  # type: i
     await asyncio.sleep(0.2)
     leftovers = [
         p
-        for p in psutil.process_iter(["cmdline"])
-        if "stand_in_engine.py" in " ".join(p.info["cmdline"] or [])
+        for p in psutil.Process().children(recursive=True)
+        if "stand_in_engine.py" in " ".join(p.cmdline())
     ]
     assert leftovers == []
     assert no_zombies()
@@ -201,3 +201,17 @@ async def test_shutdown_terminates_every_child(supervisor):  # type: ignore[no-u
     assert all(outcome.shut_down for outcome in outcomes)
     assert not any(group_alive(pgid) for pgid in pgids)
     assert no_zombies()
+
+
+async def test_a_cancel_that_arrives_before_the_spawn_is_not_lost(supervisor):  # type: ignore[no-untyped-def]
+    assert await supervisor.cancel("job1") is False  # nothing to kill yet
+    started = time.monotonic()
+    outcome, _, pids = await run(supervisor, "hang")
+    assert outcome.cancelled and pids == []
+    assert time.monotonic() - started < 1
+
+
+async def test_nothing_starts_once_shutdown_has_begun(supervisor):  # type: ignore[no-untyped-def]
+    await supervisor.shutdown()
+    outcome, _, pids = await run(supervisor, "hang")
+    assert outcome.shut_down and pids == []

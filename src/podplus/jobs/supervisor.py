@@ -122,6 +122,10 @@ class Supervisor:
         self._launcher = launcher_prefix(nice, idle=idle_priority)
         self._kill_grace_s = kill_grace_s
         self._children: dict[str, ChildProcess] = {}
+        # Cancels that arrived before their engine existed, and whether we are shutting
+        # down: a run that starts after either must end at once, not run for an hour.
+        self._cancel_before_start: set[str] = set()
+        self._closing = False
 
     @property
     def children(self) -> list[ChildProcess]:
@@ -139,6 +143,16 @@ class Supervisor:
     ) -> EngineOutcome:
         """Run one engine to the end, whatever that end is, and reap it."""
         started = time.monotonic()
+        if self._closing or job_id in self._cancel_before_start:
+            self._cancel_before_start.discard(job_id)
+            return EngineOutcome(
+                returncode=-signal.SIGTERM,
+                done=None,
+                stderr_tail="",
+                seconds=0.0,
+                cancelled=not self._closing,
+                shut_down=self._closing,
+            )
         process = await asyncio.create_subprocess_exec(
             *self._launcher,
             *argv,
@@ -161,6 +175,11 @@ class Supervisor:
             info=dict(extra_info or {}),
         )
         self._children[job_id] = child
+        if self._closing or job_id in self._cancel_before_start:
+            # Asked to stop while it was being started.
+            self._cancel_before_start.discard(job_id)
+            child.shut_down, child.cancelled = self._closing, not self._closing
+            await self._terminate(child)
         record_id: int | None = None
         try:
             record_id = await self._store.add(
@@ -186,6 +205,7 @@ class Supervisor:
         """Kill a job's engine group (TERM, then KILL after the grace period)."""
         child = self._children.get(job_id)
         if child is None:
+            self._cancel_before_start.add(job_id)
             return False
         child.cancelled = True
         await self._terminate(child)
@@ -193,6 +213,7 @@ class Supervisor:
 
     async def shutdown(self) -> None:
         """Terminate every child; their runs end with ``shut_down`` set."""
+        self._closing = True
         children = list(self._children.values())
         for child in children:
             child.shut_down = True
