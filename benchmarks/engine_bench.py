@@ -4,7 +4,9 @@ On the same generated episode (intro, three parts, outro, a music bed; mp3 128k 
 at 10 and 60 minutes, side by side and interleaved:
 
 1. the engine as the service runs it (every upload's loudness already known),
-2. the engine cold, from the CLI (it analyses every part first),
+2. the engine cold, from the CLI (it analyses every part first), and the engine with
+   ``--measure-output`` (a meter decodes the encoded file while it is written, so the
+   ``done`` event carries the file's own loudness and true peak),
 3. the floor: the same decode-mix-encode in one ffmpeg pass, with no loudness work,
 4. two-pass ``loudnorm`` (analysis pass, then a linear ``loudnorm`` pass), the way
    ffmpeg-normalize and most tools do it, on the same mix.
@@ -201,7 +203,13 @@ def main() -> None:
         warm, cold = write_manifests(minutes)
         folder = warm.parent
         comparison = comparisons(warm, folder)
-        runs: dict[str, list[Run]] = {"engine": [], "engine cold": [], "floor": [], "loudnorm": []}
+        runs: dict[str, list[Run]] = {
+            "engine": [],
+            "engine cold": [],
+            "engine measured": [],
+            "floor": [],
+            "loudnorm": [],
+        }
         for round_number in range(args.rounds):
             print(f"{minutes} min, round {round_number + 1}/{args.rounds}", flush=True)
             runs["engine"].append(
@@ -212,12 +220,15 @@ def main() -> None:
             runs["engine cold"].append(
                 run_measured([*ENGINE, str(cold), "-o", str(folder / "cold.mp3"), "--json"])
             )
+            measured_run = [*ENGINE, str(warm), "-o", str(folder / "measured.mp3")]
+            runs["engine measured"].append(run_measured([*measured_run, "--measure-output"]))
         median = {name: statistics.median(r.seconds for r in found) for name, found in runs.items()}
         peak = {name: max(r.peak_rss_bytes for r in found) for name, found in runs.items()}
         memory[minutes] = peak["engine"]
         result = measure(folder / "engine.mp3")
         rows.append(
             f"| {minutes} min | {median['engine']:.1f} s | {median['engine cold']:.1f} s | "
+            f"{median['engine measured']:.1f} s | "
             f"{median['floor']:.1f} s | {median['loudnorm']:.1f} s | "
             f"**{median['engine'] / median['floor']:.2f}×** | "
             f"**{median['loudnorm'] / median['engine']:.2f}×** | "
@@ -230,10 +241,11 @@ def main() -> None:
         f"Episode: spoken intro, three parts, outro, a 60 s music bed looped and ducked; 44.1 kHz "
         f"stereo WAV in, mp3 128k mono out. Median of {args.rounds} interleaved rounds.",
         "",
-        "| episode | engine (loudness known) | engine cold | floor (1 pass, no loudness) | "
+        "| episode | engine (loudness known) | engine cold | engine --measure-output | "
+        "floor (1 pass, no loudness) | "
         "two-pass loudnorm | engine / floor (≤ 1.3×) | loudnorm / engine (≥ 2×) | "
         "engine peak memory (tree, PSS) | output measured |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ]
     if len(memory) >= 2:

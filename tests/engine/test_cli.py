@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.engine.conftest import ENGINE, events, run_engine
+from podplus.engine.ffmpeg import failure_lines
+from tests.engine.conftest import ENGINE, events, measure, run_engine
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,43 @@ def test_json_progress_then_done(audio, write_manifest, tmp_path) -> None:  # ty
     assert done["event"] == "done"
     assert set(done) >= {"output", "duration_s", "integrated_lufs", "true_peak_db", "seconds"}
     assert done["output"] == str(output) and output.exists()
+    assert done["measured"] is False and done["true_peak_db"] is None
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "m4a", "flac", "wav"])
+def test_measured_figures_are_the_files_own(audio, write_manifest, tmp_path, fmt) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / f"out.{fmt}"
+    manifest = write_manifest(
+        segments=[{"path": audio["speech"]}, {"path": audio["noise"]}],
+        music_bed={"path": audio["bed"]},
+        output={"format": fmt},
+    )
+    result = run_engine("assemble", manifest, "-o", output, "--json", "--measure-output")
+    assert result.returncode == 0, result.stderr
+    done = events(result)[-1]
+    measured = measure(output)
+    assert done["measured"] is True
+    # The meter decodes the bare stream (an mp3 or AAC encoder's priming samples included),
+    # so on a clip of a few seconds the two may differ by a tenth.
+    assert done["integrated_lufs"] == pytest.approx(measured["integrated_lufs"], abs=0.15)
+    assert done["true_peak_db"] == pytest.approx(measured["true_peak_db"], abs=0.15)
+
+
+def test_derived_figures_are_exact_for_lossless_output(audio, write_manifest, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / "out.wav"
+    manifest = write_manifest(segments=[{"path": audio["speech"]}], output={"format": "wav"})
+    result = run_engine("assemble", manifest, "-o", output, "--json")
+    assert result.returncode == 0, result.stderr
+    done = events(result)[-1]
+    assert done["integrated_lufs"] == pytest.approx(measure(output)["integrated_lufs"], abs=0.1)
+
+
+def test_an_output_folder_with_odd_characters_works(audio, write_manifest, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / "a|b [c]'d" / "file:x.mp3"
+    manifest = write_manifest(segments=[{"path": audio["speech"]}])
+    result = run_engine("assemble", manifest, "-o", output, "--measure-output")
+    assert result.returncode == 0, result.stderr
+    assert output.exists() and list(output.parent.iterdir()) == [output]
 
 
 def test_progress_arrives_at_least_once_a_second(long_take, write_manifest, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -128,6 +166,14 @@ def _engine_children(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _is_ffmpeg(process: psutil.Process) -> bool:
+    # A short-lived ffprobe may be gone between listing and asking its name.
+    try:
+        return process.name() == "ffmpeg"
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _wait_until_rendering(process: subprocess.Popen[str]) -> None:
     assert process.stdout is not None
     for line in process.stdout:
@@ -146,7 +192,7 @@ def test_a_signal_kills_ffmpeg_and_leaves_no_output(long_take, write_manifest, t
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         _wait_until_rendering(process)
         children = _engine_children(process.pid)
-        assert any("ffmpeg" in child.name() for child in children)
+        assert any(_is_ffmpeg(child) for child in children)
         process.send_signal(sig)
         assert process.wait(timeout=10) == code
     _, alive = psutil.wait_procs(children, timeout=3)
@@ -167,10 +213,10 @@ def test_the_engine_and_its_ffmpeg_die_with_their_parent(long_take, write_manife
     family: list[psutil.Process] = []
     while time.monotonic() < deadline:
         family = _engine_children(parent.pid)
-        if any("ffmpeg" in p.name() for p in family):
+        if any(_is_ffmpeg(p) for p in family):
             break
         time.sleep(0.1)
-    assert any("ffmpeg" in p.name() for p in family)
+    assert any(_is_ffmpeg(p) for p in family)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     _, alive = psutil.wait_procs(family, timeout=5)
@@ -188,3 +234,16 @@ def test_probe_and_loudness_print_json(audio) -> None:  # type: ignore[no-untype
     assert set(loudness) == {"integrated_lufs", "loudness_range_lu", "true_peak_db"}
     assert -40 < loudness["integrated_lufs"] < -10
     assert run_engine("probe", "/nonexistent.wav").returncode == 2
+
+
+def test_failure_lines_prefer_what_ffmpeg_tagged_as_an_error() -> None:
+    stderr = (
+        "[info] Input #0, wav\n[libmp3lame @ 0x1] [error] Specified sample rate 96000 is "
+        "not supported\n[error] Error initializing output stream 0:0\n"
+        "[Parsed_ebur128_0 @ 0x2] [info] Summary:\n  I: -20.0 LUFS\n"
+    )
+    assert failure_lines(stderr) == (
+        "[libmp3lame @ 0x1] Specified sample rate 96000 is not supported\n"
+        "Error initializing output stream 0:0"
+    )
+    assert failure_lines("one\ntwo\n", limit=1) == "two"

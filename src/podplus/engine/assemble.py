@@ -1,16 +1,18 @@
-"""One assembly, start to finish: probe, analyse what isn't known, render, encode, publish.
+"""One assembly, start to finish: probe, analyse what isn't known, render, encode, package.
 
 The output appears only when complete: everything is written in a temporary folder
 beside it and the finished file is renamed into place. Whatever happens, every ffmpeg
-this started is killed and the folder removed before ``assemble`` returns or raises.
+this started is killed and the folder removed before ``run`` returns or raises.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from podplus.engine.graph import (
     ffmetadata,
     limited_loudness_args,
     meter_args,
+    package_args,
     render_args,
 )
 from podplus.engine.loudness import Loudness, parse_ebur128, parse_silences
@@ -34,6 +37,8 @@ from podplus.engine.manifest import Manifest, Part
 from podplus.engine.probe import probe, probe_audio
 from podplus.engine.progress import Progress
 from podplus.engine.timeline import Timeline, build_timeline, playable_range
+
+logger = logging.getLogger(__name__)
 
 # Lossy encoders overshoot the peaks they are given; lossless output only needs room
 # for the inter-sample peaks a sample-peak limiter can't see.
@@ -55,10 +60,19 @@ RENDER_LIMITER_HEADROOM_DB = 0.6
 
 @dataclass(frozen=True)
 class AssemblyResult:
+    """What was made. With ``measured``, the loudness figures were measured on the encoded
+    sound itself (decoded by a meter during the encode pass). Without it they are derived:
+    exact for wav and flac; for mp3 and m4a, the encoder's input less the loudness the
+    codec is known to shed (a few tenths). The true peak is then None (unknown) and
+    ``sample_peak_db`` is the encoder input's: metering the true peak costs the
+    4x-oversampling pass the engine is built to avoid."""
+
     output: Path
     duration_s: float
     integrated_lufs: float | None
     true_peak_db: float | None
+    sample_peak_db: float | None
+    measured: bool
     limited: bool
     seconds: float
 
@@ -68,28 +82,24 @@ class AssemblyResult:
             "duration_s": round(self.duration_s, 3),
             "integrated_lufs": self.integrated_lufs,
             "true_peak_db": self.true_peak_db,
+            "sample_peak_db": self.sample_peak_db,
+            "measured": self.measured,
             "limited": self.limited,
             "seconds": round(self.seconds, 3),
         }
 
 
-def _shifted(loudness: Loudness, gain_db: float) -> Loudness:
-    """What a linear gain of ``gain_db`` makes of a signal that measured ``loudness``."""
-
-    def shift(level: float | None) -> float | None:
-        return None if level is None else round(level + gain_db, 1)
-
-    return Loudness(
-        integrated_lufs=shift(loudness.integrated_lufs),
-        loudness_range_lu=loudness.loudness_range_lu,
-        true_peak_db=shift(loudness.true_peak_db),
-        sample_peak_db=shift(loudness.sample_peak_db),
-    )
-
-
 class Assembly:
-    def __init__(self, manifest: Manifest, destination: Path, progress: Progress) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        destination: Path,
+        progress: Progress,
+        *,
+        measure_output: bool = False,
+    ) -> None:
         self.manifest = manifest
+        self.measure_output = measure_output
         self.destination = destination
         self.progress = progress
         self._runs: list[FFmpegRun] = []
@@ -109,17 +119,15 @@ class Assembly:
     def run(self) -> AssemblyResult:
         started = time.monotonic()
         self.destination.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(
-            tempfile.mkdtemp(prefix=f".{self.destination.name}.", dir=self.destination.parent)
-        )
+        # The folder's name is ours, never the output's: ffmpeg's tee muxer gives meaning
+        # to characters a file name may hold.
+        work = Path(tempfile.mkdtemp(prefix=".podplus-", dir=self.destination.parent))
         try:
             timeline, parts = self.plan()
             intermediate = work / f"mix.{RAW_FORMAT}"
             mix = self._render(timeline, parts, intermediate)
-            partial = (
-                work / f"episode{self.destination.suffix or '.' + self.manifest.output.format}"
-            )
-            measured, limited = self._encode(timeline, intermediate, mix, partial, work)
+            partial = work / f"episode.{self.manifest.output.format}"
+            figures, limited = self._encode(timeline, intermediate, mix, partial, work)
             os.replace(partial, self.destination)
         finally:
             for run in self._runs:
@@ -128,8 +136,10 @@ class Assembly:
         return AssemblyResult(
             output=self.destination,
             duration_s=timeline.duration_s,
-            integrated_lufs=measured.integrated_lufs,
-            true_peak_db=measured.true_peak_db,
+            integrated_lufs=figures.integrated_lufs,
+            true_peak_db=figures.true_peak_db,
+            sample_peak_db=figures.sample_peak_db,
+            measured=self.measure_output,
             limited=limited,
             seconds=time.monotonic() - started,
         )
@@ -199,105 +209,133 @@ class Assembly:
     def _analyse(
         self, ranges: list[tuple[float, float]]
     ) -> dict[int, tuple[float | None, list[tuple[float, float | None]] | None]]:
-        """Loudness of parts the caller didn't measure, and silences when trimming them."""
+        """Loudness of parts the caller didn't measure, and silences when trimming them.
+        One ffmpeg per part, as many at once as there are cores."""
         manifest = self.manifest
-        wanted = [
+        wanted = deque(
             index
             for index, part in enumerate(manifest.parts)
             if manifest.trim_silence or (manifest.level_segments and part.measured_lufs is None)
-        ]
+        )
         if not wanted:
             return {}
-        total_s = sum(ranges[index][1] for index in wanted)
-        self.progress.phase("analyse", total_s=total_s)
+        self.progress.phase("analyse", total_s=sum(ranges[index][1] for index in wanted))
         done_s = 0.0
-
-        def analyse(
-            index: int,
-        ) -> tuple[int, tuple[float | None, list[tuple[float, float | None]] | None]]:
-            start, length = ranges[index]
-            run = self._start(
-                analysis_args(
+        running: deque[tuple[int, FFmpegRun]] = deque()
+        results = {}
+        while wanted or running:
+            while wanted and len(running) < (os.cpu_count() or 2):
+                index = wanted.popleft()
+                start, length = ranges[index]
+                args = analysis_args(
                     manifest.parts[index].path,
                     start_s=start,
                     duration_s=length,
                     detect_silence=manifest.trim_silence,
                 )
-            )
+                running.append((index, self._start(args)))
+            index, run = running.popleft()
             self._finish(run, "analysing " + manifest.parts[index].path.name)
             stderr = run.stderr_text()
-            loudness = parse_ebur128(stderr).integrated_lufs
-            return index, (loudness, parse_silences(stderr) if manifest.trim_silence else None)
-
-        results = {}
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            for index, result in pool.map(analyse, wanted):
-                results[index] = result
-                done_s += ranges[index][1]
-                self.progress.advance(done_s)
+            silences = parse_silences(stderr) if manifest.trim_silence else None
+            results[index] = (parse_ebur128(stderr).integrated_lufs, silences)
+            done_s += ranges[index][1]
+            self.progress.advance(done_s)
         return results
 
-    # -- the two passes --------------------------------------------------------------------
+    # -- the passes ------------------------------------------------------------------------
 
     def _render(self, timeline: Timeline, parts: list[PartInput], intermediate: Path) -> Loudness:
         self.progress.phase("render", total_s=timeline.duration_s)
         limiter = self.ceiling_db - RENDER_LIMITER_HEADROOM_DB if self._levelled else None
-        fifo = self._fifo(intermediate.parent / "render-meter.fifo")
-        meter = self._start(meter_args(fifo, self.manifest.output, peak="sample+true"))
         run = self._start(
-            render_args(
-                self.manifest,
-                timeline,
-                parts,
-                intermediate,
-                meter_fifo=fifo,
-                limiter_ceiling_db=limiter,
-            )
+            render_args(self.manifest, timeline, parts, intermediate, limiter_ceiling_db=limiter)
         )
         run.follow(self.progress.advance)
         self._finish(run, "rendering the mix")
-        self._finish(meter, "measuring the mix")
-        return parse_ebur128(meter.stderr_text())
+        return parse_ebur128(run.stderr_text())
 
     def _encode(
         self, timeline: Timeline, intermediate: Path, mix: Loudness, partial: Path, work: Path
     ) -> tuple[Loudness, bool]:
+        """Encode the mix with the gain that puts it on the target. Returns the figures of
+        the result (measured on the encoded sound with ``measure_output``, else those of
+        the encoder's input) and whether it had to be limited."""
         manifest = self.manifest
         if mix.integrated_lufs is None:
             raise InputError("the episode is silent: there is no loudness to normalise")
+        gain_db = self.aim_lufs - mix.integrated_lufs
+        sample_peak_db = mix.sample_peak_db if mix.sample_peak_db is not None else 0.0
+        limiter = None
+        if sample_peak_db + gain_db > self.ceiling_db:
+            limiter = self.ceiling_db
+            gain_db, reached_lufs = self._limited_gain(timeline, intermediate, gain_db, limiter)
+            input_lufs = reached_lufs
+            input_peak_db = None
+        else:
+            # A linear gain: the encoder's input follows exactly from the mix.
+            input_lufs = mix.integrated_lufs + gain_db
+            input_peak_db = round(sample_peak_db + gain_db, 1)
+        # What the encoder is expected to make of it (exact for wav and flac).
+        allowance = CODEC_LOUDNESS_ALLOWANCE_DB.get(manifest.output.format, 0.0)
+        derived = Loudness(
+            None if input_lufs is None else round(input_lufs - allowance, 1),
+            mix.loudness_range_lu,
+            None,
+            input_peak_db,
+        )
+        logger.info(
+            "event=engine.encode mix_lufs=%s gain_db=%.2f limited=%s",
+            mix.integrated_lufs, gain_db, limiter is not None,
+        )  # fmt: skip
         metadata = None
         if manifest.chapters and manifest.output.format in CHAPTER_FORMATS:
             metadata = work / "chapters.txt"
             metadata.write_text(ffmetadata(timeline))
-
-        gain_db = self.aim_lufs - mix.integrated_lufs
-        sample_peak_db = mix.sample_peak_db if mix.sample_peak_db is not None else 0.0
-        if sample_peak_db + gain_db <= self.ceiling_db:
-            # A linear gain: the result's loudness and true peak follow exactly from the mix's.
-            result = _shifted(mix, gain_db)
-            limiter = None
-        else:
-            limiter = self.ceiling_db
-            gain_db, result = self._limited_gain(timeline, intermediate, gain_db, limiter)
         self.progress.phase("encode", total_s=timeline.duration_s)
+        if not self.measure_output:
+            run = self._start(
+                encode_args(
+                    manifest,
+                    intermediate=intermediate,
+                    gain_db=gain_db,
+                    limiter_ceiling_db=limiter,
+                    metadata_file=metadata,
+                    destination=partial,
+                )
+            )
+            run.follow(self.progress.advance)
+            self._finish(run, "encoding")
+            return derived, limiter is not None
+
+        encoded = work / f"audio.{manifest.output.format}"
+        fifo = self._fifo(work / "meter.fifo")
+        meter = self._start(meter_args(fifo, manifest.output))
         run = self._start(
             encode_args(
                 manifest,
                 intermediate=intermediate,
                 gain_db=gain_db,
                 limiter_ceiling_db=limiter,
-                metadata_file=metadata,
-                destination=partial,
+                metadata_file=None,
+                destination=encoded,
+                meter_fifo=fifo,
             )
         )
         run.follow(self.progress.advance)
         self._finish(run, "encoding")
-        return result, limiter is not None
+        self._finish(meter, "measuring the encoded episode")
+        self.progress.phase("package", total_s=1.0)
+        packaging = self._start(
+            package_args(manifest, audio_file=encoded, metadata_file=metadata, destination=partial)
+        )
+        self._finish(packaging, "packaging")
+        return parse_ebur128(meter.stderr_text()), limiter is not None
 
     def _limited_gain(
         self, timeline: Timeline, intermediate: Path, gain_db: float, ceiling_db: float
-    ) -> tuple[float, Loudness]:
-        """The gain that puts the limited mix on the aim, and what the limited mix measures.
+    ) -> tuple[float, float | None]:
+        """The gain that puts the limited mix on the aim, and the loudness it reaches.
         Limiting takes loudness away, less than one for one, so a few corrections converge."""
         self.progress.phase("level", total_s=timeline.duration_s * MAX_GAIN_TRIES)
         for attempt in range(MAX_GAIN_TRIES):
@@ -313,7 +351,7 @@ class Assembly:
                 0.0 if reached.integrated_lufs is None else self.aim_lufs - reached.integrated_lufs
             )
             if abs(miss) <= LIMITED_GAIN_TOLERANCE_LU or attempt == MAX_GAIN_TRIES - 1:
-                return gain_db, reached
+                return gain_db, reached.integrated_lufs
             gain_db += miss
         raise AssertionError("unreachable")
 
@@ -332,7 +370,5 @@ class Assembly:
 
     @staticmethod
     def _finish(run: FFmpegRun, doing: str) -> None:
-        if run.process.stdout is not None:
-            run.process.stdout.read()
         if run.wait() != 0:
             raise FFmpegError(f"ffmpeg failed while {doing}:", stderr_tail=run.stderr_tail())

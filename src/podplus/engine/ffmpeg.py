@@ -2,31 +2,59 @@
 
 Each ffmpeg gets PR_SET_PDEATHSIG, so if the engine dies ffmpeg dies with it; its stderr
 goes to a temporary file, so megabytes of warnings can never fill a pipe and stall it.
+Every ffmpeg is started from the main thread: the kernel sends the death signal when the
+*thread* that forked the child exits, so a child of a worker thread would die with that
+thread. (Only the quick ffprobe calls run in a thread pool, each waited for in its thread.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import re
 import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from typing import IO
 
 PR_SET_PDEATHSIG = 1
 STDERR_TAIL_LINES = 8
+# With ``-loglevel level+…`` every line ffmpeg logs carries its level; these are the ones
+# that say why it failed.
+_FAILURE_LINE = re.compile(r"\[(fatal|error|panic)\] ")
+_LEVEL_TAG = re.compile(r"\[(quiet|panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux only)."""
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux only).
+
+    With ``parent_pid``, also exit at once if that parent is already gone: it may have
+    died between the fork and the prctl call, and then no signal would ever come.
+    """
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def child_setup() -> Callable[[], None]:
+    """A ``preexec_fn`` for children of this process (only a prctl call runs there)."""
+    return partial(die_with_parent, os.getpid())
+
+
+def failure_lines(stderr: str, *, limit: int = STDERR_TAIL_LINES) -> str:
+    """ffmpeg's error lines, untagged; its last lines when none is tagged as an error."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    failures = [line for line in lines if _FAILURE_LINE.search(line)]
+    return "\n".join(_LEVEL_TAG.sub("", line) for line in (failures or lines)[-limit:])
 
 
 class FFmpegRun:
-    """One ffmpeg process. ``on_progress`` gets ``out_time_s`` from ``-progress`` reports."""
+    """One ffmpeg process. ``follow`` feeds ``out_time_s`` from ``-progress`` reports."""
 
     def __init__(self, args: list[str], *, stdout: int | IO[bytes] = subprocess.PIPE) -> None:
         self.args = args
@@ -36,8 +64,12 @@ class FFmpegRun:
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=self._stderr,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call runs in the child
+            preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
         )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def follow(self, on_progress: Callable[[float], None]) -> None:
         """Read ``-progress pipe:1`` key=value lines until ffmpeg closes stdout."""
@@ -48,6 +80,8 @@ class FFmpegRun:
                 on_progress(max(0, int(value)) / 1e6)
 
     def wait(self) -> int:
+        if self.process.stdout is not None:
+            self.process.stdout.read()
         return self.process.wait()
 
     def stderr_text(self) -> str:
@@ -55,8 +89,7 @@ class FFmpegRun:
         return self._stderr.read().decode(errors="replace")
 
     def stderr_tail(self) -> str:
-        lines = [line for line in self.stderr_text().splitlines() if line.strip()]
-        return "\n".join(lines[-STDERR_TAIL_LINES:])
+        return failure_lines(self.stderr_text())
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -1,9 +1,12 @@
 """The ffmpeg command lines of each pass, as pure functions of the plan.
 
 Pass 1, *render*: decode every part, trim, level, crossfade, lay the ducked bed under
-it, mix, and write 32-bit float PCM to an intermediate file while ``ebur128`` learns
-the mix's loudness and sample peak. Pass 2, *encode*: one linear gain (and a limiter
-only if the peaks need one), tags, cover and chapters, encoded to the output format.
+it, mix, and write 32-bit float PCM to an intermediate file while ``ebur128`` learns the
+mix's loudness and sample peak in the same process. Pass 2, *encode*: one linear gain
+(and a limiter only if the peaks need one), encoded once; the ``tee`` muxer writes the
+packets both to a file and to a FIFO, where a meter on the other core decodes them and
+measures the finished sound. Pass 3, *package*: the encoded audio copied (not re-encoded)
+into the final container with tags, cover and chapters (``tee`` drops chapters).
 The floor this is measured against is the same render and encode in one pass with no
 loudness work; see ``floor_args``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from podplus.engine.loudness import SILENCE_MIN_S, SILENCE_THRESHOLD_DB, ebur128_filter
 from podplus.engine.manifest import Manifest, OutputSpec
 from podplus.engine.probe import input_url
 from podplus.engine.timeline import Timeline
@@ -27,12 +31,18 @@ RAW_FORMAT = "f32le"
 PROGRESS_PERIOD_S = 0.5
 
 CODECS = {
-    "mp3": ["-c:a", "libmp3lame", "-id3v2_version", "3"],
+    "mp3": ["-c:a", "libmp3lame"],
     "m4a": ["-c:a", "aac"],
     "flac": ["-c:a", "flac"],
     "wav": ["-c:a", "pcm_s16le"],
 }
 MUXERS = {"mp3": "mp3", "m4a": "ipod", "flac": "flac", "wav": "wav"}
+DEMUXERS = {"mp3": "mp3", "m4a": "mov", "flac": "flac", "wav": "wav"}
+MUXER_OPTIONS = {"mp3": ["-id3v2_version", "3"], "m4a": [], "flac": [], "wav": []}
+# How the encoded packets travel to the meter: a stream format a FIFO can carry (no
+# seeking back to finish a header), the same packets, no re-encoding.
+METER_MUXERS = {"mp3": "mp3", "m4a": "adts", "flac": "flac", "wav": "s16le"}
+METER_DEMUXERS = {"adts": "aac"}
 # Formats whose muxer embeds a cover picture and writes chapters from -map_chapters.
 COVER_FORMATS = ("mp3", "m4a", "flac")
 CHAPTER_FORMATS = ("mp3", "m4a")
@@ -69,11 +79,11 @@ def analysis_args(
     path: Path, *, start_s: float, duration_s: float | None, detect_silence: bool
 ) -> list[str]:
     """Loudness of one part (and its silences, to trim them), decoding nothing twice."""
-    filters = ["ebur128"]
+    filters = [ebur128_filter(peak="")]
     if detect_silence:
-        filters.append(f"silencedetect=n={-50}dB:d=0.3")
+        filters.append(f"silencedetect=n={SILENCE_THRESHOLD_DB}dB:d={SILENCE_MIN_S}")
     return [
-        *common_args(), "-loglevel", "info",
+        *common_args(), "-loglevel", "level+info",
         *audio_input(path, start_s=start_s, duration_s=duration_s),
         "-map", "0:a:0", "-filter:a", ",".join(filters), "-f", "null", "-",
     ]  # fmt: skip
@@ -137,27 +147,39 @@ def input_args(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -
     return args
 
 
+def raw_input(path: Path, output: OutputSpec) -> list[str]:
+    """The intermediate (headerless PCM) as an input: its layout must be spelled out."""
+    return [
+        "-protocol_whitelist", "file",
+        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
+        "-i", input_url(path),
+    ]  # fmt: skip
+
+
 def render_args(
     manifest: Manifest,
     timeline: Timeline,
     parts: list[PartInput],
     intermediate: Path,
     *,
-    meter_fifo: Path,
     limiter_ceiling_db: float | None = None,
 ) -> list[str]:
     """Pass 1. The mix (limited to ``limiter_ceiling_db`` if given) goes to ``intermediate``
-    and, as the same raw PCM, to ``meter_fifo`` for a meter process on the other core."""
-    tail = "asplit=2[out][meter]"
+    through ``ebur128``, whose summary (integrated loudness, sample peak) ends stderr.
+
+    The meter runs in the render process: fed through a FIFO to a second process it cost
+    more (about 0.8 s per 10 minutes here) than it does inline (0.35 s). Only the sample
+    peak is taken: the true peak's 4x oversampling would double the pass, and the true
+    peak that matters is the encoded file's, which the encode pass measures anyway."""
+    tail = ebur128_filter(peak="sample")
     if limiter_ceiling_db is not None:
         tail = f"{limiter_filter(limiter_ceiling_db)},{tail}"
-    graph = mix_graph(manifest, timeline, parts) + f";[mix]{tail}"
+    graph = mix_graph(manifest, timeline, parts) + f";[mix]{tail}[out]"
     return [
-        *common_args(), "-loglevel", "error", *progress_args(),
+        *common_args(), "-loglevel", "level+info", *progress_args(),
         *input_args(manifest, timeline, parts),
         "-filter_complex", graph,
-        "-map", "[out]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(intermediate),
-        "-map", "[meter]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", str(meter_fifo),
+        "-map", "[out]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", input_url(intermediate),
     ]  # fmt: skip
 
 
@@ -166,24 +188,15 @@ def limited_loudness_args(
 ) -> list[str]:
     """Loudness of the mix after gain and limiter, without encoding: the limiter takes
     some loudness away, so the gain that hits the target is found by measuring this."""
-    chain = f"volume={gain_db:.3f}dB,{limiter_filter(ceiling_db)},ebur128=peak=true"
+    chain = f"volume={gain_db:.3f}dB,{limiter_filter(ceiling_db)},{ebur128_filter(peak='')}"
     return [
-        *common_args(), "-loglevel", "info",
-        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
-        "-i", str(intermediate), "-filter:a", chain, "-f", "null", "-",
-    ]  # fmt: skip
-
-
-def meter_args(fifo: Path, output: OutputSpec, *, peak: str) -> list[str]:
-    """A meter: reads raw PCM from ``fifo`` and prints an ebur128 summary on stderr."""
-    return [
-        *common_args(), "-loglevel", "info",
-        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
-        "-i", str(fifo), "-filter:a", f"ebur128=peak={peak}", "-f", "null", "-",
+        *common_args(), "-loglevel", "level+info", *raw_input(intermediate, output),
+        "-filter:a", chain, "-f", "null", "-",
     ]  # fmt: skip
 
 
 def limiter_filter(ceiling_db: float) -> str:
+    """A sample-peak limiter at ``ceiling_db`` that never re-levels (``level=0``)."""
     limit = 10 ** (ceiling_db / 20)
     return (
         f"alimiter=limit={limit:.6f}:attack={LIMITER_ATTACK_MS}:release={LIMITER_RELEASE_MS}"
@@ -199,18 +212,58 @@ def encode_args(
     limiter_ceiling_db: float | None,
     metadata_file: Path | None,
     destination: Path,
+    meter_fifo: Path | None = None,
 ) -> list[str]:
-    """Pass 2: the one gain (and the limiter, if the peaks need it), tags, cover, chapters."""
+    """Pass 2: the one gain (and the limiter, if the peaks need it), encoded once.
+
+    Without ``meter_fifo`` this writes the finished file: tags, cover and chapters too.
+    With it, the ``tee`` muxer sends the bare packets to ``destination`` and to the FIFO
+    for ``meter_args``, and ``package_args`` adds the rest (tee drops chapters)."""
     output = manifest.output
     filters = [f"volume={gain_db:.3f}dB"]
     if limiter_ceiling_db is not None:
         filters.append(limiter_filter(limiter_ceiling_db))
+    muxer = MUXERS[output.format]
+    if meter_fifo is None:
+        packaging = _packaging(manifest, metadata_file, first_input=1)
+        outputs = [*MUXER_OPTIONS[output.format], "-f", muxer, input_url(destination)]
+    else:
+        packaging = ["-map", "0:a"]
+        slaves = (
+            f"[f={muxer}]{_tee_escape(input_url(destination))}"
+            f"|[f={METER_MUXERS[output.format]}]{_tee_escape(input_url(meter_fifo))}"
+        )
+        outputs = ["-f", "tee", slaves]
     return [
-        *common_args(), "-loglevel", "error", *progress_args(),
-        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
-        "-i", str(intermediate),
-        *_packaging(manifest, metadata_file), "-filter:a", ",".join(filters),
-        *encoding_args(output), str(destination),
+        *common_args(), "-loglevel", "level+error", *progress_args(),
+        *raw_input(intermediate, output), *packaging, "-filter:a", ",".join(filters),
+        *codec_args(output), *outputs,
+    ]  # fmt: skip
+
+
+def meter_args(fifo: Path, output: OutputSpec) -> list[str]:
+    """The meter of the encoded sound: decodes what ``encode_args`` sends to ``fifo`` and
+    prints an ebur128 summary with the true peak."""
+    fmt = METER_MUXERS[output.format]
+    layout = ["-ar", str(output.sample_rate), "-ac", str(output.channels)] if fmt == "s16le" else []
+    return [
+        *common_args(), "-loglevel", "level+info", "-protocol_whitelist", "file",
+        "-f", METER_DEMUXERS.get(fmt, fmt), *layout, "-i", input_url(fifo),
+        "-filter:a", ebur128_filter(peak="true"), "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def package_args(
+    manifest: Manifest, *, audio_file: Path, metadata_file: Path | None, destination: Path
+) -> list[str]:
+    """Pass 3: the encoded audio copied as it is, with tags, cover and chapters."""
+    return [
+        *common_args(), "-loglevel", "level+error",
+        "-protocol_whitelist", "file", "-f", DEMUXERS[manifest.output.format],
+        "-i", input_url(audio_file),
+        *_packaging(manifest, metadata_file, first_input=1), "-c:a", "copy",
+        *MUXER_OPTIONS[manifest.output.format], "-f", MUXERS[manifest.output.format],
+        input_url(destination),
     ]  # fmt: skip
 
 
@@ -222,32 +275,35 @@ def floor_args(
         *common_args(), "-loglevel", "error", *progress_args(),
         *input_args(manifest, timeline, parts),
         "-filter_complex", mix_graph(manifest, timeline, parts), "-map", "[mix]",
-        *encoding_args(manifest.output), str(destination),
+        *encoding_args(manifest.output), input_url(destination),
     ]  # fmt: skip
 
 
-def _packaging(manifest: Manifest, metadata_file: Path | None) -> list[str]:
-    """Cover and chapter inputs, the maps that use them, and the tags."""
+def _tee_escape(url: str) -> str:
+    # The tee muxer splits its argument on "|" and reads "[options]" before each URL; a
+    # backslash makes any of its syntax characters in a folder name plain text.
+    for char in ("\\", "|", "[", "]", "'"):
+        url = url.replace(char, "\\" + char)
+    return url
+
+
+def _packaging(manifest: Manifest, metadata_file: Path | None, *, first_input: int) -> list[str]:
+    """Cover and chapter inputs (numbered from ``first_input``; the audio is input 0), the
+    maps that use them, and the tags."""
     fmt = manifest.output.format
     args: list[str] = []
     maps = ["-map", "0:a"]
-    next_input = 1
+    next_input = first_input
     if manifest.cover is not None and fmt in COVER_FORMATS:
         # image2 with no pattern: the cover's name is a name, never a sequence template.
         args += [
-            "-f",
-            "image2",
-            "-pattern_type",
-            "none",
-            "-protocol_whitelist",
-            "file",
-            "-i",
-            input_url(manifest.cover),
-        ]
+            "-protocol_whitelist", "file", "-f", "image2", "-pattern_type", "none",
+            "-i", input_url(manifest.cover),
+        ]  # fmt: skip
         maps += ["-map", f"{next_input}:v", "-c:v", "mjpeg", "-disposition:v", "attached_pic"]
         next_input += 1
     if metadata_file is not None:
-        args += ["-f", "ffmetadata", "-i", str(metadata_file)]
+        args += ["-protocol_whitelist", "file", "-f", "ffmetadata", "-i", input_url(metadata_file)]
         maps += ["-map_metadata", str(next_input), "-map_chapters", str(next_input)]
     else:
         maps += ["-map_chapters", "-1"]
@@ -263,11 +319,17 @@ def _tags(manifest: Manifest) -> dict[str, str]:
     return tags
 
 
-def encoding_args(output: OutputSpec) -> list[str]:
+def codec_args(output: OutputSpec) -> list[str]:
     args = ["-ac", str(output.channels), "-ar", str(output.sample_rate), *CODECS[output.format]]
     if output.is_lossy:
         args += ["-b:a", f"{output.bitrate_kbps}k"]
-    return [*args, "-f", MUXERS[output.format]]
+    return args
+
+
+def encoding_args(output: OutputSpec) -> list[str]:
+    """Codec and container for a one-pass encode (the benchmark's floor and baseline)."""
+    fmt = output.format
+    return [*codec_args(output), *MUXER_OPTIONS[fmt], "-f", MUXERS[fmt]]
 
 
 def ffmetadata(timeline: Timeline) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from podplus.engine.errors import InputError
+from podplus.engine.ffmpeg import child_setup
 
 IMAGE_CODECS = frozenset({"mjpeg", "png", "webp", "bmp", "gif", "tiff"})
 # Demuxers that open other files named inside the input (playlists, concat lists,
@@ -49,6 +50,7 @@ def input_url(path: Path) -> str:
 
 
 def ffprobe_args(path: Path) -> list[str]:
+    """The ffprobe command whose stdout ``parse_ffprobe`` reads (after ``json.loads``)."""
     return [
         "ffprobe", "-v", "error", "-protocol_whitelist", "file",
         "-print_format", "json", "-show_format", "-show_streams", input_url(path),
@@ -56,6 +58,7 @@ def ffprobe_args(path: Path) -> list[str]:
 
 
 def parse_ffprobe(report: dict[str, Any]) -> ProbeResult:
+    """ffprobe's JSON report as a ``ProbeResult``; check ``is_forbidden_format`` too."""
     streams = report.get("streams") or []
     container = report.get("format") or {}
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
@@ -88,7 +91,11 @@ def probe(path: Path) -> ProbeResult:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     result = subprocess.run(
-        ffprobe_args(path), capture_output=True, text=True, stdin=subprocess.DEVNULL
+        ffprobe_args(path),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
     )
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
