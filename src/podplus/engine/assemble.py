@@ -293,37 +293,27 @@ class Assembly:
             metadata = work / "chapters.txt"
             metadata.write_text(ffmetadata(timeline))
         self.progress.phase("encode", total_s=timeline.duration_s)
-        if not self.measure_output:
-            run = self._start(
-                encode_args(
-                    manifest,
-                    intermediate=intermediate,
-                    gain_db=gain_db,
-                    limiter_ceiling_db=limiter,
-                    metadata_file=metadata,
-                    destination=partial,
-                )
-            )
-            run.follow(self.progress.advance)
-            self._finish(run, "encoding")
-            return derived, limiter is not None
-
-        encoded = work / f"audio.{manifest.output.format}"
-        fifo = self._fifo(work / "meter.fifo")
-        meter = self._start(meter_args(fifo, manifest.output))
+        # Metering the encoded stream goes through ffmpeg's tee muxer, which drops chapters,
+        # so then the tags, cover and chapters are added by a copy pass afterwards.
+        metering = self.measure_output
+        encoded = work / f"audio.{manifest.output.format}" if metering else partial
+        fifo = self._fifo(work / "meter.fifo") if metering else None
+        meter = self._start(meter_args(fifo, manifest.output)) if fifo is not None else None
         run = self._start(
             encode_args(
                 manifest,
                 intermediate=intermediate,
                 gain_db=gain_db,
                 limiter_ceiling_db=limiter,
-                metadata_file=None,
+                metadata_file=None if metering else metadata,
                 destination=encoded,
                 meter_fifo=fifo,
             )
         )
         run.follow(self.progress.advance)
         self._finish(run, "encoding")
+        if meter is None:
+            return derived, limiter is not None
         self._finish(meter, "measuring the encoded episode")
         self.progress.phase("package", total_s=1.0)
         packaging = self._start(

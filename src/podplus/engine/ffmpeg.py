@@ -46,6 +46,21 @@ def child_setup() -> Callable[[], None]:
     return partial(die_with_parent, os.getpid())
 
 
+def run_briefly(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """A short ffprobe or ffmpeg run (probing, measuring) that dies with us if we die."""
+    return subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
+    )
+
+
+def last_line(stderr: str) -> str:
+    return (stderr.strip().splitlines() or ["unreadable"])[-1]
+
+
 def failure_lines(stderr: str, *, limit: int = STDERR_TAIL_LINES) -> str:
     """ffmpeg's error lines, untagged; its last lines when none is tagged as an error."""
     lines = [line for line in stderr.splitlines() if line.strip()]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from podplus.engine.errors import InputError
-from podplus.engine.ffmpeg import child_setup
+from podplus.engine.ffmpeg import last_line, run_briefly
 from podplus.engine.probe import input_url
 
 # The summary ebur128 prints when the stream ends; the peaks follow it, sample first.
@@ -83,15 +82,9 @@ def parse_silences(stderr: str) -> list[tuple[float, float | None]]:
 
 def measure(path: Path) -> Loudness:
     """Integrated loudness, range and true peak of a file (the ``loudness`` command)."""
-    result = subprocess.run(
-        loudness_args(path),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
-    )
+    result = run_briefly(loudness_args(path))
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
+        reason = last_line(result.stderr)
         raise InputError(f"{path}: can't measure it: {reason}")
     return parse_ebur128(result.stderr)
 

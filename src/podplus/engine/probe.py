@@ -4,13 +4,12 @@ pure functions, so the web side can run them with its own asyncio subprocess."""
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from podplus.engine.errors import InputError
-from podplus.engine.ffmpeg import child_setup
+from podplus.engine.ffmpeg import last_line, run_briefly
 
 IMAGE_CODECS = frozenset({"mjpeg", "png", "webp", "bmp", "gif", "tiff"})
 # Demuxers that open other files named inside the input (playlists, concat lists,
@@ -90,15 +89,9 @@ def probe(path: Path) -> ProbeResult:
     """Probe ``path`` or raise ``InputError`` saying why it can't be used."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    result = subprocess.run(
-        ffprobe_args(path),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
-    )
+    result = run_briefly(ffprobe_args(path))
     if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
+        reason = last_line(result.stderr)
         raise InputError(
             f"{path}: ffprobe can't read it: {reason.replace(input_url(path) + ': ', '')}"
         )
