@@ -201,7 +201,10 @@ export class Assembly {
     this.download.href = url;
     field(this.result, "result-duration").textContent = formatDuration(episode.duration_s);
     field(this.result, "result-lufs").textContent = formatDb(episode.integrated_lufs, "LUFS");
-    field(this.result, "result-peak").textContent = formatDb(episode.true_peak_db, "dBTP");
+    const peak = field(this.result, "result-peak");
+    peak.textContent = formatDb(episode.true_peak_db, "dBTP");
+    // The engine may not meter the peak; a tile that only says "—" is noise.
+    peak.parentElement.hidden = episode.true_peak_db === null || episode.true_peak_db === undefined;
     field(this.result, "result-size").textContent = formatBytes(episode.size_bytes);
     this.result.hidden = false;
   }
