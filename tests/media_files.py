@@ -6,6 +6,11 @@ import subprocess
 from pathlib import Path
 
 
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly, overwriting its output; a failure fails the test."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
 def tone(
     path: Path,
     *,
@@ -17,44 +22,17 @@ def tone(
 ) -> Path:
     """A sine tone at a known level, encoded by the file name's extension."""
     layout = "mono" if channels == 1 else "stereo"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency={frequency_hz}:sample_rate={sample_rate}:duration={seconds}",
-            "-af",
-            f"volume={volume_db}dB,aformat=channel_layouts={layout}",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg(
+        "-f", "lavfi",
+        "-i", f"sine=frequency={frequency_hz}:sample_rate={sample_rate}:duration={seconds}",
+        "-af", f"volume={volume_db}dB,aformat=channel_layouts={layout}",
+        str(path),
+    )  # fmt: skip
     return path
 
 
 def image(path: Path, *, size: str = "300x300") -> Path:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"color=c=teal:s={size}",
-            "-frames:v",
-            "1",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", f"color=c=teal:s={size}", "-frames:v", "1", str(path))
     return path
 
 

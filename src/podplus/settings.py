@@ -116,9 +116,6 @@ class Settings:
 
         return replace(self, secret_key=load_or_create_secret_key(self.data_dir / "secret.key"))
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def load_or_create_secret_key(path: Path) -> str:

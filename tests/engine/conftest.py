@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.media_files import image, speech, tone
+from tests.media_files import ffmpeg, image, speech, tone
 
 ENGINE = [sys.executable, "-m", "podplus.engine"]
 
@@ -38,14 +38,10 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "cover": image(folder / "cover.jpg"),
     }
     # The same voice recorded 20 dB quieter (another day, another microphone).
-    _ffmpeg("-i", str(clips["speech"]), "-af", "volume=-20dB", str(clips["speech_quiet"]))
-    _ffmpeg("-i", str(clips["speech"]), "-af", "volume=+9dB", str(clips["speech_loud"]))
-    _ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=3:c=pink:a=0.05:r=22050", str(clips["noise"]))
+    ffmpeg("-i", str(clips["speech"]), "-af", "volume=-20dB", str(clips["speech_quiet"]))
+    ffmpeg("-i", str(clips["speech"]), "-af", "volume=+9dB", str(clips["speech_loud"]))
+    ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=3:c=pink:a=0.05:r=22050", str(clips["noise"]))
     return clips
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
 @pytest.fixture

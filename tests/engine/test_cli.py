@@ -15,26 +15,14 @@ import pytest
 
 from podplus.engine.ffmpeg import failure_lines
 from tests.engine.conftest import ENGINE, events, measure, run_engine
+from tests.media_files import ffmpeg
 
 
 @pytest.fixture(scope="module")
 def long_take(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Fifteen minutes of noise: long enough to still be assembling when we interrupt it."""
     path = tmp_path_factory.mktemp("long") / "long.flac"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "anoisesrc=d=900:c=pink:a=0.1",
-            str(path),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "anoisesrc=d=900:c=pink:a=0.1", str(path))
     return path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.conftest import events, measure, probe, run_engine
-from tests.media_files import tone
+from tests.media_files import ffmpeg, tone
 
 TARGET_LUFS = -16.0
 TRUE_PEAK_DB = -1.0
@@ -68,9 +68,7 @@ def test_a_take_20_db_quieter_comes_out_level_with_the_others(  # type: ignore[n
     for start, end in ((0, first_s), (first_s, None)):
         piece = tmp_path / f"piece{start}.wav"
         trim = ["-ss", str(start)] + (["-t", str(end - start)] if end else [])
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-i", str(output), *trim, str(piece)], check=True
-        )
+        ffmpeg("-i", str(output), *trim, str(piece))
         halves.append(measure(piece)["integrated_lufs"])
     assert abs(halves[0] - halves[1]) <= 2.0
 
@@ -102,20 +100,7 @@ def test_trims_cut_the_source(audio, write_manifest, tmp_path) -> None:  # type:
 
 def test_trim_silence_cuts_leading_and_trailing_silence(audio, write_manifest, tmp_path) -> None:  # type: ignore[no-untyped-def]
     padded = tmp_path / "padded.wav"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(audio["intro"]),
-            "-af",
-            "adelay=1500,apad=pad_dur=2",
-            str(padded),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(audio["intro"]), "-af", "adelay=1500,apad=pad_dur=2", str(padded))
     manifest = write_manifest(
         segments=[{"path": padded}], trim_silence=True, output={"format": "wav"}
     )
@@ -157,27 +142,9 @@ def test_the_bed_ducks_under_speech_runs_to_the_end_and_fades(  # type: ignore[n
     # A 2 s spoken part, 3 s of silence, 2 s spoken: the bed (a 45 Hz tone) should be
     # lower while the voice speaks than in the gap.
     silence = tmp_path / "gap.wav"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=22050:cl=mono",
-            "-t",
-            "3",
-            str(silence),
-        ],
-        check=True,
-    )
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "3", str(silence))
     voice = tmp_path / "voice.wav"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(audio["speech"]), "-t", "2", str(voice)],
-        check=True,
-    )
+    ffmpeg("-i", str(audio["speech"]), "-t", "2", str(voice))
     # A 45 Hz bed sits below espeak's voice, so a low-pass isolates it.
     bed = tone(tmp_path / "bed.mp3", seconds=3.0, frequency_hz=45, volume_db=0)
     manifest = write_manifest(
@@ -191,20 +158,7 @@ def test_the_bed_ducks_under_speech_runs_to_the_end_and_fades(  # type: ignore[n
     assemble(manifest, output)
     bed_only = tmp_path / "bed_only.wav"
     # Isolate the bed with a steep low-pass.
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-i",
-            str(output),
-            "-af",
-            "lowpass=f=60,lowpass=f=60,lowpass=f=60",
-            str(bed_only),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(output), "-af", "lowpass=f=60,lowpass=f=60,lowpass=f=60", str(bed_only))
     under_speech = _level(bed_only, 0.8, 1.0)
     in_gap = _level(bed_only, 3.2, 1.0)
     assert in_gap - under_speech >= 6

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass
 
@@ -63,9 +65,6 @@ def is_orphan_engine(process: psutil.Process) -> bool:
 
 def kill_group_and_wait(pid: int, *, grace_s: float) -> bool:
     """TERM the process group led by ``pid``, KILL what's left after ``grace_s``."""
-    import os
-    import signal
-
     try:
         leader = psutil.Process(pid)
         members = [leader, *leader.children(recursive=True)]

@@ -92,15 +92,6 @@ class UserStore:
             users.update().where(users.c.id == user_id).values(password_hash=password_hash)
         )
 
-    async def set_admin(self, user_id: str, is_admin: bool) -> None:
-        self._cache.pop(user_id, None)
-        await self._db.execute(
-            users.update().where(users.c.id == user_id).values(is_admin=is_admin)
-        )
-
-    async def count(self) -> int:
-        return int(await self._db.fetch_val(sa.select(sa.func.count()).select_from(users)) or 0)
-
 
 class LoginFailureStore:
     """Failed logins, counted per email and per client address over a sliding window."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from podplus.errors import BadRequest, InvalidInput, Unauthorized
+from podplus.errors import BadRequest, Unauthorized
 from podplus.services import Services
 from podplus.storage.users import User
 
@@ -47,12 +47,3 @@ async def current_user(request: Request) -> User:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def require_str(data: dict[str, Any], field: str, *, optional: bool = False) -> str | None:
-    value = data.get(field)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field}: must be a string.")
-    return value
