@@ -26,7 +26,7 @@ from podplus.storage.database import connect, open_database
 from podplus.storage.migrations import migrate
 from podplus.storage.users import UserStore
 from podplus.web.requests import bearer_token
-from podplus.web.users import user_json
+from podplus.web.users import user_out
 
 SECRET_KEY = "baseline-secret-key-long-enough-for-hs256-signing"
 BENCH_EMAIL = "bench@example.com"
@@ -104,7 +104,7 @@ def create_baseline_app(*, data_dir: Path, start_job: Starter) -> Starlette:
         user = await found.users.by_id(user_id)
         if user is None:
             return JSONResponse({"detail": "no such user"}, status_code=401)
-        return JSONResponse(user_json(user))
+        return JSONResponse(user_out(user).model_dump())
 
     async def token(request: Request) -> JSONResponse:
         found = state(request)

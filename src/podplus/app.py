@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,25 +13,31 @@ from podplus.metrics import Metrics, MetricsMiddleware
 from podplus.services import open_services
 from podplus.settings import Settings
 from podplus.web.exceptions import EXCEPTION_HANDLERS
-from podplus.web.routes import api_routes
+from podplus.web.openapi import build_documents
+from podplus.web.pages import WebApp
+from podplus.web.routes import app_routes, operations
 
 
 def create_app(settings: Settings) -> Starlette:
     settings = settings.with_secret_key()
 
     metrics = Metrics()
+    web = WebApp()
+    table = operations(web)
+    documents = build_documents(table, version=version("podplus"))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await open_services(settings, metrics=metrics)
         app.state.services = services
+        app.state.documents = documents
         try:
             yield
         finally:
             await services.close()
 
     return Starlette(
-        routes=api_routes(),
+        routes=app_routes(table, web),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         lifespan=lifespan,

@@ -7,10 +7,15 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from podplus.errors import PodplusError, SettingsError
 from podplus.logs import configure_logging
 from podplus.settings import Settings
+
+if TYPE_CHECKING:
+    from podplus.storage.users import User
+    from podplus.web.schemas import UserCreate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,28 +138,33 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass("Password: ")
-    user = asyncio.run(_create_user(settings, args.email, password, args.name, args.admin))
-    print(f"created {user['email']} id={user['id']} admin={args.admin}")
+    from podplus.engine.spec import SpecError, read
+    from podplus.web.schemas import UserCreate
+
+    try:
+        fields = {"email": args.email, "password": password, "name": args.name or None}
+        signup = read(UserCreate, fields)
+    except SpecError as exc:
+        print(f"podplus: {exc.message}", file=sys.stderr)
+        return 2
+    user = asyncio.run(_create_user(settings, signup, args.admin))
+    print(f"created {user.email} id={user.id} admin={args.admin}")
     return 0
 
 
-async def _create_user(
-    settings: Settings, email: str, password: str, name: str, is_admin: bool
-) -> dict[str, object]:
+async def _create_user(settings: Settings, signup: UserCreate, is_admin: bool) -> User:
     from podplus.services import open_services
-    from podplus.web.users import user_json, validate_email, validate_name, validate_password
 
     services = await open_services(settings, run_jobs=False)
     try:
-        user = await services.users.create(
-            email=validate_email(email),
-            name=validate_name(name),
-            password_hash=await services.hasher.hash(validate_password(password)),
+        return await services.users.create(
+            email=signup.email.strip().lower(),
+            name=(signup.name or "").strip(),
+            password_hash=await services.hasher.hash(signup.password),
             is_admin=is_admin,
         )
     finally:
         await services.close()
-    return user_json(user)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,30 @@
-"""The errors podplus raises on the web side, and the HTTP answer each one maps to.
+"""What can go wrong in podplus, said in podplus's words.
 
     PodplusError
-    ├── SettingsError        a bad PODPLUS_* variable; stops start-up (not an HTTP error)
-    ├── BadRequest           400  the body can't be parsed (not JSON, not a form)
-    ├── InvalidInput         422  the request's content is wrong; names the field
-    ├── Unauthorized         401  no valid bearer token, or wrong email/password
-    ├── Forbidden            403  authenticated, but not allowed
-    ├── NotFound             404  missing, or someone else's
-    ├── Conflict             409  the state forbids it now (email taken, job running…)
-    ├── PayloadTooLarge      413  an upload over PODPLUS_MAX_UPLOAD_MB
-    ├── UnsupportedMedia     415  not audio (or not an image, for a cover)
-    └── TooManyRequests      429  login throttled; carries ``retry_after_s``
+    ├── SettingsError           a bad PODPLUS_* variable; stops start-up
+    ├── BadRequest              the body can't be parsed at all (not JSON, not a form)
+    ├── InvalidInput            the content is wrong; names the ``field``
+    ├── Unauthorized            no valid credentials
+    │   ├── BadCredentials      wrong email or password (we don't say which)
+    │   └── TokenInvalid        a bearer token that isn't ours, or is malformed
+    │       └── TokenExpired    ours, but past its ``exp``
+    ├── Forbidden               known, but not allowed
+    ├── NotFound                missing, or someone else's
+    ├── Conflict                the current state forbids it
+    │   ├── EmailTaken          an account with this ``email`` exists
+    │   └── EpisodeBusy         ``episode_id`` has a queued or running job
+    ├── PayloadTooLarge         an upload over the configured limit
+    ├── UnsupportedMedia        not audio (or not an image, for a cover)
+    ├── RangeNotSatisfiable     a byte range outside a file of ``size_bytes``
+    └── TooManyRequests         throttled; carries ``retry_after_s``
+        └── LoginThrottled      too many failed logins for an account or an address
 
-``podplus.web.exceptions`` turns each into ``{"error": {"code", "message"}}`` with the
-class's status. The engine has its own errors (``podplus.engine.errors``): it is a
-separate program and reports through exit codes.
+Storage, security and the jobs raise the specific errors; handlers raise the general
+ones. None of them knows about HTTP: ``podplus.web.exceptions`` alone maps each class
+(through its nearest listed ancestor) to a status and an error code. The engine has
+errors of its own (``podplus.engine.errors``): it is a separate program and reports
+through exit codes. Why a *job* failed is not an exception but a value,
+``podplus.storage.jobs.FailureCause``.
 """
 
 from __future__ import annotations
@@ -22,9 +32,6 @@ from __future__ import annotations
 
 class PodplusError(Exception):
     """Base of every error podplus raises on purpose."""
-
-    status_code = 500
-    code = "internal_error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -34,71 +41,100 @@ class PodplusError(Exception):
 class SettingsError(PodplusError):
     """A PODPLUS_* environment variable holds a value podplus cannot use."""
 
-    code = "bad_setting"
-
 
 class BadRequest(PodplusError):
     """The request body can't be parsed at all."""
 
-    status_code = 400
-    code = "bad_request"
-
 
 class InvalidInput(PodplusError):
-    """The request is well-formed HTTP but its content is wrong."""
+    """Well-formed, but its content is wrong; ``field`` names the culprit when one does."""
 
-    status_code = 422
-    code = "invalid_input"
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Unauthorized(PodplusError):
     """Missing or bad credentials."""
 
-    status_code = 401
-    code = "unauthorized"
+
+class BadCredentials(Unauthorized):
+    """The email and password don't match an account."""
+
+    def __init__(self, message: str = "Incorrect email or password.") -> None:
+        super().__init__(message)
+
+
+class TokenInvalid(Unauthorized):
+    """A bearer token we did not issue, or can't read."""
+
+    def __init__(self, message: str = "The token is not valid.") -> None:
+        super().__init__(message)
+
+
+class TokenExpired(TokenInvalid):
+    """A bearer token we issued, past its expiry."""
+
+    def __init__(self, message: str = "The token has expired; log in again.") -> None:
+        super().__init__(message)
 
 
 class Forbidden(PodplusError):
     """The caller is known but may not do this."""
 
-    status_code = 403
-    code = "forbidden"
-
 
 class NotFound(PodplusError):
     """No such thing, or it belongs to someone else (we don't say which)."""
-
-    status_code = 404
-    code = "not_found"
 
 
 class Conflict(PodplusError):
     """The current state forbids the request."""
 
-    status_code = 409
-    code = "conflict"
+
+class EmailTaken(Conflict):
+    """An account with this email already exists."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__("An account with this email already exists.")
+        self.email = email
+
+
+class EpisodeBusy(Conflict):
+    """The episode has a queued or running job, so it can't be queued or changed now."""
+
+    def __init__(
+        self, episode_id: str, message: str = "This episode is already queued or assembling."
+    ) -> None:
+        super().__init__(message)
+        self.episode_id = episode_id
 
 
 class PayloadTooLarge(PodplusError):
     """The request body passed the configured limit."""
 
-    status_code = 413
-    code = "payload_too_large"
-
 
 class UnsupportedMedia(PodplusError):
     """The uploaded file is not the kind of media asked for."""
 
-    status_code = 415
-    code = "unsupported_media"
-
 
 class TooManyRequests(PodplusError):
-    """Throttled; the client may retry after ``retry_after_s`` seconds."""
-
-    status_code = 429
-    code = "too_many_requests"
+    """Throttled; the caller may retry after ``retry_after_s`` seconds."""
 
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class LoginThrottled(TooManyRequests):
+    """Too many failed logins for this account or from this address, lately."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("Too many failed logins; try again later.", retry_after_s=retry_after_s)
+
+
+class RangeNotSatisfiable(PodplusError):
+    """A byte range that starts past the end of a file of ``size_bytes``."""
+
+    def __init__(self, message: str, *, size_bytes: int) -> None:
+        super().__init__(message)
+        self.size_bytes = size_bytes

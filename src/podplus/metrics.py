@@ -59,6 +59,7 @@ class Metrics:
             "Leftover engine processes killed at boot.",
             registry=self.registry,
         )
+        # Labelled by ``FailureCause``: a fixed handful of values, never a message.
         self.failures = Counter(
             "podplus_job_failures",
             "Jobs that failed, by cause.",
@@ -83,19 +84,6 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def failure_cause(error: str) -> str:
-    """A small, fixed set of label values (an error message would explode cardinality)."""
-    if error == "timeout":
-        return "timeout"
-    if error == "interrupted":
-        return "interrupted"
-    if error.startswith("engine crashed"):
-        return "crashed"
-    if error.startswith("engine failed"):
-        return "engine_error"
-    return "other"
 
 
 class MetricsMiddleware:

@@ -6,16 +6,18 @@ from dataclasses import dataclass
 
 from databases import Database
 
+from podplus.jobs.assembly import AssemblyStores
 from podplus.jobs.identity import WorkerIdentity
-from podplus.jobs.runner import Runner, RunnerStores
+from podplus.jobs.runner import Runner
 from podplus.jobs.supervisor import Supervisor
 from podplus.metrics import Metrics
+from podplus.security.login import Authenticator
 from podplus.security.passwords import PasswordHasher
 from podplus.security.throttle import LoginThrottle
 from podplus.security.tokens import TokenCodec
 from podplus.settings import Settings
 from podplus.storage.database import connect, open_database
-from podplus.storage.episodes import EpisodeStore
+from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
 from podplus.storage.files import FileStore
 from podplus.storage.jobs import JobStore
 from podplus.storage.media import MediaStore
@@ -31,10 +33,11 @@ class Services:
     users: UserStore
     hasher: PasswordHasher
     tokens: TokenCodec
-    throttle: LoginThrottle
+    login: Authenticator
     files: FileStore
     media: MediaStore
     episodes: EpisodeStore
+    episode_audio: EpisodeAudioFiles
     jobs: JobStore
     processes: ProcessStore
     supervisor: Supervisor
@@ -60,15 +63,17 @@ async def open_services(
     files = FileStore(settings.media_root)
     files.sweep_incoming()
     identity = WorkerIdentity.current()
-    stores = RunnerStores(
-        jobs=JobStore(database),
-        episodes=EpisodeStore(database),
+    jobs = JobStore(database)
+    processes = ProcessStore(database)
+    episodes = EpisodeStore(database)
+    assembly = AssemblyStores(
+        episodes=episodes,
         media=MediaStore(database),
-        processes=ProcessStore(database),
         files=files,
+        audio=EpisodeAudioFiles(episodes, files),
     )
     supervisor = Supervisor(
-        store=stores.processes,
+        store=processes,
         identity=identity,
         nice=settings.engine_nice,
         idle_priority=settings.engine_idle_priority,
@@ -79,28 +84,34 @@ async def open_services(
     if settings.run_jobs if run_jobs is None else run_jobs:
         runner = Runner(
             settings=settings,
-            stores=stores,
+            jobs=jobs,
+            processes=processes,
+            assembly=assembly,
             supervisor=supervisor,
             identity=identity,
             metrics=metrics,
         )
         await runner.start()
+    users = UserStore(database)
+    hasher = PasswordHasher(workers=settings.kdf_workers)
+    throttle = LoginThrottle(
+        LoginFailureStore(database),
+        max_failures=settings.login_max_failures,
+        window_s=settings.login_window_s,
+    )
     return Services(
         settings=settings,
         database=database,
-        users=UserStore(database),
-        hasher=PasswordHasher(workers=settings.kdf_workers),
+        users=users,
+        hasher=hasher,
         tokens=TokenCodec(secret_key=settings.secret_key, ttl_s=settings.token_ttl_s),
-        throttle=LoginThrottle(
-            LoginFailureStore(database),
-            max_failures=settings.login_max_failures,
-            window_s=settings.login_window_s,
-        ),
+        login=Authenticator(users=users, hasher=hasher, throttle=throttle),
         files=files,
-        media=stores.media,
-        episodes=stores.episodes,
-        jobs=stores.jobs,
-        processes=stores.processes,
+        media=assembly.media,
+        episodes=episodes,
+        episode_audio=assembly.audio,
+        jobs=jobs,
+        processes=processes,
         supervisor=supervisor,
         runner=runner,
         identity=identity,

@@ -31,6 +31,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 500 * 1024 * 1024
+    # JSON bodies are small (an episode with 100 parts is ~20 KB); the cap is what a
+    # stranger can make the server hold in memory per request.
+    max_json_bytes: int = 256 * 1024
     max_concurrent_assemblies: int = field(default_factory=lambda: os.cpu_count() or 1)
     assembly_timeout_s: float = 3600.0
     assembly_max_attempts: int = 3
@@ -75,6 +78,7 @@ class Settings:
             host=reader.get("PODPLUS_HOST", str, defaults.host),
             port=reader.get("PODPLUS_PORT", _port, defaults.port),
             max_upload_bytes=reader.get("PODPLUS_MAX_UPLOAD_MB", _positive(int), 500) * 1024 * 1024,
+            max_json_bytes=reader.get("PODPLUS_MAX_JSON_KB", _positive(int), 256) * 1024,
             max_concurrent_assemblies=reader.get(
                 "PODPLUS_MAX_CONCURRENT_ASSEMBLIES",
                 _positive(int),
@@ -115,7 +119,6 @@ class Settings:
         from dataclasses import replace
 
         return replace(self, secret_key=load_or_create_secret_key(self.data_dir / "secret.key"))
-
 
 
 def load_or_create_secret_key(path: Path) -> str:

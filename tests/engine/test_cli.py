@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -119,15 +120,25 @@ def test_an_unreadable_input_is_exit_2_naming_the_file(write_manifest, tmp_path)
 
 
 def test_an_ffmpeg_failure_is_exit_3_with_its_last_lines(audio, write_manifest, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # LAME can't encode at 96 kHz: the failure happens inside ffmpeg, not before it.
-    manifest = write_manifest(
-        segments=[{"path": audio["speech"]}], output={"format": "mp3", "sample_rate": 96000}
+    # A full disk, made real with a file-size limit: ffmpeg's writes fail with EFBIG (Python
+    # ignores SIGXFSZ and the children inherit that), so the failure is ffmpeg's own.
+    manifest = write_manifest(segments=[{"path": audio["speech"]}])
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    result = subprocess.run(
+        [*ENGINE, "assemble", str(manifest), "-o", str(tmp_path / "out.mp3")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_disk,
     )
-    result = run_engine("assemble", manifest, "-o", tmp_path / "out.mp3")
-    assert result.returncode == 3
-    assert "ffmpeg failed while encoding" in result.stderr
+    assert result.returncode == 3, result.stderr
+    assert "ffmpeg failed while" in result.stderr
     assert len(result.stderr.strip().splitlines()) >= 2
     assert not (tmp_path / "out.mp3").exists()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".podplus")] == []
 
 
 def test_a_crafted_playlist_or_name_reads_nothing_else(audio, write_manifest, tmp_path) -> None:  # type: ignore[no-untyped-def]

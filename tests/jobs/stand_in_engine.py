@@ -3,6 +3,9 @@
 The real engine can't be made to flood stderr or segfault on cue; these tests pin how
 the supervisor copes when an engine does. End-to-end tests use the real engine.
 
+Like the real engine, it works in a ``.podplus-*`` folder beside its output, removed when
+it exits on its own and left behind when it is killed.
+
     python stand_in_engine.py MODE assemble MANIFEST -o OUT --json
 """
 
@@ -10,15 +13,30 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 
 def main() -> None:
     mode = sys.argv[1]
     output = sys.argv[sys.argv.index("-o") + 1] if "-o" in sys.argv else None
+    work = None
+    if output and output != os.devnull:
+        work = tempfile.mkdtemp(prefix=".podplus-", dir=os.path.dirname(output))
+        with open(os.path.join(work, "mix.wav"), "wb") as handle:
+            handle.write(b"RIFF half a mix")
+    try:
+        act(mode, output)
+    finally:
+        if work:  # reached only on the engine's own exits, not when a signal kills it
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def act(mode: str, output: str | None) -> None:
     if mode == "child-then-hang":
         # A grandchild in our process group, standing in for ffmpeg.
         subprocess.Popen(["sleep", "300"])

@@ -1,7 +1,8 @@
 """The runner, through the HTTP API: queue, claim, progress, finish, cancel, time out.
 
 These drive the runner with the stand-in engine so each ending can be forced; the
-real engine's end-to-end runs are in ``tests/test_end_to_end.py``.
+real engine's end-to-end runs are in ``tests/test_end_to_end.py``, and what one
+assembly does, without the queue, is pinned in ``test_assembly.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,27 @@ import time
 
 import psutil
 
+from podplus.settings import Settings
+from podplus.storage.database import connect, open_database
+from podplus.storage.jobs import FailureCause, Job, JobStore
 from tests.api import finished, new_episode, served, wait_for
+
+
+async def stored(settings: Settings, job_id: str) -> Job:
+    """The job's row as the table holds it (with what the API doesn't show)."""
+    database = open_database(settings.database_url)
+    await connect(database)
+    try:
+        job = await JobStore(database).get(job_id)
+    finally:
+        await database.disconnect()
+    assert job is not None
+    return job
+
+
+def work_left(settings: Settings) -> list[str]:
+    """What assemblies left in the work folder: nothing, once they are done."""
+    return [path.name for path in (settings.media_root / "work").iterdir()]
 
 
 async def test_assemble_answers_202_and_the_job_runs_to_ready(settings, tmp_path, caplog):  # type: ignore[no-untyped-def]
@@ -35,6 +56,8 @@ async def test_assemble_answers_202_and_the_job_runs_to_ready(settings, tmp_path
         assert episode["size_bytes"] == len(b"ID3 not really audio")
         listed = (await client.get("/api/jobs", headers=auth)).json()["items"]
         assert [item["id"] for item in listed] == [job_id]
+        assert (await stored(settings, job_id)).failure_cause is None
+        assert work_left(settings) == []
     assert f"event=tasks.assemble.dispatched episode_id={episode_id} job_id={job_id} pid=" in (
         caplog.text
     )
@@ -85,8 +108,10 @@ async def test_a_failing_engine_fails_the_job_with_its_message(settings, tmp_pat
         job = await wait_for(client, auth, job_id, finished)
         assert job["status"] == "failed"
         assert "Invalid data found" in job["error"]
+        assert (await stored(settings, job_id)).failure_cause is FailureCause.ENGINE_ERROR
         episode = (await client.get(f"/api/episodes/{episode_id}", headers=auth)).json()
         assert episode["status"] == "failed" and episode["audio_url"] is None
+        assert work_left(settings) == []
 
 
 async def test_a_crashed_engine_fails_the_job_and_the_next_one_starts(settings, tmp_path):  # type: ignore[no-untyped-def]
@@ -99,6 +124,10 @@ async def test_a_crashed_engine_fails_the_job_and_the_next_one_starts(settings, 
         ]
         results = [await wait_for(client, auth, job_id, finished) for job_id in jobs]
         assert [job["error"] for job in results] == ["engine crashed (killed by SIGSEGV)"] * 2
+        causes = [(await stored(settings, job_id)).failure_cause for job_id in jobs]
+        assert causes == [FailureCause.CRASHED] * 2
+        # The crashed engine's temporary folder went with its work folder.
+        assert work_left(settings) == []
 
 
 async def test_cancel_kills_the_group_within_two_seconds(settings, tmp_path):  # type: ignore[no-untyped-def]
@@ -119,6 +148,8 @@ async def test_cancel_kills_the_group_within_two_seconds(settings, tmp_path):  #
         _, alive = psutil.wait_procs(group, timeout=max(0.1, 2 - (time.monotonic() - started)))
         assert job["status"] == "cancelled"
         assert alive == []
+        assert (await stored(settings, job_id)).failure_cause is None
+        assert work_left(settings) == []
         episode = (await client.get(f"/api/episodes/{episode_id}", headers=auth)).json()
         assert episode["status"] == "draft"
         again = await client.post(f"/api/jobs/{job_id}/cancel", headers=auth)
@@ -146,6 +177,8 @@ async def test_the_wall_clock_limit_fails_the_job_with_timeout(settings, tmp_pat
         ]
         job = await wait_for(client, auth, job_id, finished, timeout_s=10)
         assert (job["status"], job["error"]) == ("failed", "timeout")
+        assert (await stored(settings, job_id)).failure_cause is FailureCause.TIMEOUT
+        assert work_left(settings) == []
 
 
 async def test_media_in_use_by_a_running_assembly_cannot_be_deleted(settings, tmp_path):  # type: ignore[no-untyped-def]

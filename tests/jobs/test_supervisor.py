@@ -13,6 +13,7 @@ from databases import Database
 
 from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.supervisor import Supervisor
+from podplus.storage.jobs import FailureCause
 from podplus.storage.processes import ProcessStore
 from podplus.storage.schema import processes
 from tests.jobs.conftest import add_job, stand_in_command
@@ -78,7 +79,7 @@ async def run(
 
 async def test_a_clean_run_reports_events_and_the_done_line(supervisor, database, tmp_path):  # type: ignore[no-untyped-def]
     outcome, events, pids = await run(supervisor, "ok", output=str(tmp_path / "out.mp3"))
-    assert outcome.succeeded
+    assert outcome.succeeded and outcome.cause is None
     assert outcome.done is not None and outcome.done["integrated_lufs"] == -16.0
     assert [e["event"] for e in events] == ["progress"] * 5 + ["done"]
     record = await database.fetch_one(processes.select())
@@ -124,7 +125,7 @@ async def test_a_hang_is_killed_at_the_timeout_with_its_whole_group(supervisor):
     started = time.monotonic()
     outcome, events, pids = await run(supervisor, "child-then-hang", timeout_s=1.5)
     assert outcome.timed_out
-    assert outcome.error == "timeout"
+    assert (outcome.cause, outcome.error) == (FailureCause.TIMEOUT, "timeout")
     assert time.monotonic() - started < 5
     assert not group_alive(pids[0])
     assert no_zombies()
@@ -155,11 +156,13 @@ async def test_a_failing_engine_hands_back_its_message(supervisor):  # type: ign
     outcome, _, _ = await run(supervisor, "fail")
     assert not outcome.succeeded
     assert outcome.returncode == 3
+    assert outcome.cause is FailureCause.ENGINE_ERROR
     assert "Invalid data found" in outcome.error
 
 
 async def test_a_crashed_engine_is_reported_by_signal(supervisor):  # type: ignore[no-untyped-def]
     outcome, _, _ = await run(supervisor, "crash")
+    assert outcome.cause is FailureCause.CRASHED
     assert outcome.error == "engine crashed (killed by SIGSEGV)"
     assert no_zombies()
 
@@ -178,7 +181,7 @@ async def test_cancel_right_after_spawn_leaves_no_orphan(supervisor):  # type: i
         on_event=on_event,
         on_start=cancel_at_once,
     )
-    assert outcome.cancelled
+    assert outcome.cancelled and outcome.cause is None  # a cancel is not a failure
     await asyncio.sleep(0.2)
     leftovers = [
         p
@@ -199,6 +202,7 @@ async def test_shutdown_terminates_every_child(supervisor):  # type: ignore[no-u
     await supervisor.shutdown()
     outcomes = [result[0] for result in await asyncio.gather(*runs)]
     assert all(outcome.shut_down for outcome in outcomes)
+    assert {outcome.cause for outcome in outcomes} == {FailureCause.INTERRUPTED}
     assert not any(group_alive(pgid) for pgid in pgids)
     assert no_zombies()
 

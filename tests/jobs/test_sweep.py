@@ -14,7 +14,7 @@ from databases import Database
 from podplus.ids import new_id
 from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.sweep import boot_sweep
-from podplus.storage.jobs import JobStatus, JobStore
+from podplus.storage.jobs import FailureCause, JobStatus, JobStore
 from podplus.storage.processes import ProcessStore
 from podplus.storage.schema import episodes
 from tests.jobs.conftest import add_job, stand_in_command
@@ -60,13 +60,14 @@ def spawn() -> Iterator[Callable[[list[str]], psutil.Process]]:
         process.wait()
 
 
-async def sweep(database: Database, store: JobStore):  # type: ignore[no-untyped-def]
+async def sweep(database: Database, store: JobStore, *, later_s: float = 0.0):  # type: ignore[no-untyped-def]
     return await boot_sweep(
         identity=WorkerIdentity.current(),
         processes=ProcessStore(database),
         jobs=store,
         max_attempts=3,
         grace_s=0.5,
+        clock=lambda: time.time() + later_s,
     )
 
 
@@ -161,7 +162,7 @@ async def test_running_jobs_of_a_dead_worker_are_requeued_until_the_attempt_limi
     assert requeued.lease_owner is None
     failed = await job_store.get(exhausted)
     assert failed is not None and failed.status is JobStatus.FAILED
-    assert failed.error == "interrupted"
+    assert (failed.failure_cause, failed.error) == (FailureCause.INTERRUPTED, "interrupted")
 
 
 async def test_jobs_of_a_live_worker_are_left_running(database, job_store):  # type: ignore[no-untyped-def]
@@ -171,3 +172,14 @@ async def test_jobs_of_a_live_worker_are_left_running(database, job_store):  # t
     await sweep(database, job_store)
     job = await job_store.get(job_id)
     assert job is not None and job.status is JobStatus.RUNNING
+
+
+async def test_a_job_whose_lease_lapsed_is_requeued_though_its_worker_lives(database, job_store):  # type: ignore[no-untyped-def]
+    # Its runner is alive but stuck (or on another host): the lease is what counts.
+    job_id = await running_job(database, job_store, attempts=1)  # lease: a minute from now
+    alive = WorkerIdentity.current().worker_id
+    await database.execute(f"UPDATE jobs SET lease_owner='{alive}#y' WHERE id='{job_id}'")
+    assert (await sweep(database, job_store, later_s=30)).requeued == 0
+    assert (await sweep(database, job_store, later_s=61)).requeued == 1
+    job = await job_store.get(job_id)
+    assert job is not None and job.status is JobStatus.QUEUED

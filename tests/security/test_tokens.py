@@ -2,39 +2,63 @@
 
 from __future__ import annotations
 
-import time
-
 import jwt
 import pytest
 
-from podplus.errors import Unauthorized
+from podplus.errors import TokenExpired, TokenInvalid, Unauthorized
 from podplus.security.tokens import TokenCodec
 
 KEY = "k" * 64
 
 
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_token_names_its_user_until_it_expires() -> None:
-    codec = TokenCodec(secret_key=KEY, ttl_s=60)
-    issued = codec.issue("user-1", now=1_000_000_000)
-    with pytest.raises(Unauthorized, match="expired"):
-        codec.subject(issued.access_token)
-    fresh = codec.issue("user-1")
-    assert codec.subject(fresh.access_token) == "user-1"
-    assert codec.subject(fresh.access_token) == "user-1"  # remembered
-
-
-def test_a_remembered_token_is_refused_once_its_exp_passes() -> None:
-    codec = TokenCodec(secret_key=KEY, ttl_s=1)
+    clock = Clock()
+    codec = TokenCodec(secret_key=KEY, ttl_s=60, clock=clock)
     issued = codec.issue("user-1")
+    assert issued.expires_in_s == 60
     assert codec.subject(issued.access_token) == "user-1"
-    time.sleep(2.05)  # exp has whole-second resolution
-    with pytest.raises(Unauthorized, match="expired"):
+    clock.now += 59
+    assert codec.subject(issued.access_token) == "user-1"  # remembered
+    clock.now += 1
+    with pytest.raises(TokenExpired, match="expired"):
         codec.subject(issued.access_token)
+
+
+def test_a_token_never_seen_is_refused_once_its_exp_passes() -> None:
+    clock = Clock()
+    issued = TokenCodec(secret_key=KEY, ttl_s=60, clock=clock).issue("user-1")
+    clock.now += 61
+    with pytest.raises(TokenExpired):
+        TokenCodec(secret_key=KEY, ttl_s=60, clock=clock).subject(issued.access_token)
 
 
 def test_the_algorithm_is_pinned() -> None:
     codec = TokenCodec(secret_key=KEY, ttl_s=60)
     claims = jwt.decode(codec.issue("u").access_token, KEY, algorithms=["HS256"])
     forged = jwt.encode(claims, KEY, algorithm="HS384")
-    with pytest.raises(Unauthorized):
+    with pytest.raises(TokenInvalid):
         codec.subject(forged)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"iat": 1, "exp": 2**40}, {"sub": "u", "iat": 1}, {"sub": "", "iat": 1, "exp": 2**40}],
+    ids=["no sub", "no exp", "empty sub"],
+)
+def test_a_token_missing_a_claim_is_invalid(claims: dict[str, object]) -> None:
+    with pytest.raises(TokenInvalid) as refused:
+        TokenCodec(secret_key=KEY, ttl_s=60).subject(jwt.encode(claims, KEY, algorithm="HS256"))
+    assert not isinstance(refused.value, TokenExpired)
+
+
+def test_every_token_refusal_is_unauthorized() -> None:
+    assert issubclass(TokenExpired, TokenInvalid)
+    assert issubclass(TokenInvalid, Unauthorized)

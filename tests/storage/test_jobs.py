@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from podplus.errors import Conflict
+from podplus.errors import Conflict, EpisodeBusy
 from podplus.ids import new_id
 from podplus.storage.database import connect, open_database
-from podplus.storage.jobs import JobStatus, JobStore
+from podplus.storage.jobs import FailureCause, JobStatus, JobStore
 from podplus.storage.migrations import migrate
 from podplus.storage.schema import episodes, users
 
@@ -54,14 +54,26 @@ async def test_each_job_is_claimed_by_exactly_one_of_several_runners(database_ur
         await database.disconnect()
 
 
+class Clock:
+    """Time that moves only when a test says so."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_one_live_job_per_episode(database_url: str) -> None:
     url, [episode_id] = await seeded_url(database_url, 1)
     database = open_database(url)
     await connect(database)
     store = JobStore(database)
     first = await store.enqueue(owner_id="u", episode_id=episode_id)
-    with pytest.raises(Conflict):
+    with pytest.raises(EpisodeBusy) as refused:
         await store.enqueue(owner_id="u", episode_id=episode_id)
+    assert refused.value.episode_id == episode_id
+    assert isinstance(refused.value, Conflict)
     await store.cancel_queued(first.id)
     second = await store.enqueue(owner_id="u", episode_id=episode_id)
     assert second.status is JobStatus.QUEUED
@@ -72,17 +84,66 @@ async def test_claims_count_attempts_and_carry_a_renewable_lease(database_url: s
     url, [episode_id] = await seeded_url(database_url, 1)
     database = open_database(url)
     await connect(database)
-    store = JobStore(database)
+    clock = Clock()
+    store = JobStore(database, clock=clock)
     queued = await store.enqueue(owner_id="u", episode_id=episode_id)
     job = await store.claim(worker_id="h:1:1.0", lease_s=5, max_attempts=3)
     assert job is not None and job.id == queued.id
     assert job.status is JobStatus.RUNNING and job.attempts == 1
     assert job.lease_owner is not None and job.lease_owner.startswith("h:1:1.0#")
-    first_lease = job.lease_expires_at
-    await asyncio.sleep(0.01)
+    assert job.lease_expires_at == clock.now + 5
+    clock.now += 3
     assert await store.renew([job.id], lease_s=60) == set()
     renewed = await store.get(job.id)
-    assert renewed is not None and renewed.lease_expires_at > first_lease  # type: ignore[operator]
+    assert renewed is not None and renewed.lease_expires_at == clock.now + 60
     await store.request_cancel(job.id)
     assert await store.renew([job.id], lease_s=60) == {job.id}
+    await database.disconnect()
+
+
+async def test_a_failed_job_keeps_its_cause_beside_its_message(database_url: str) -> None:
+    url, [episode_id] = await seeded_url(database_url, 1)
+    database = open_database(url)
+    await connect(database)
+    store = JobStore(database)
+    queued = await store.enqueue(owner_id="u", episode_id=episode_id)
+    assert queued.failure_cause is None
+    await store.claim(worker_id="h:1:1.0", lease_s=5, max_attempts=3)
+    await store.fail(queued.id, cause=FailureCause.CRASHED, error="engine crashed (killed by X)")
+    failed = await store.get(queued.id)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.failure_cause is FailureCause.CRASHED
+    assert failed.error == "engine crashed (killed by X)"
+    await database.disconnect()
+
+
+async def test_an_interrupted_job_is_requeued_until_its_attempts_run_out(database_url: str) -> None:
+    url, [episode_id] = await seeded_url(database_url, 1)
+    database = open_database(url)
+    await connect(database)
+    store = JobStore(database)
+    queued = await store.enqueue(owner_id="u", episode_id=episode_id)
+    statuses = []
+    for _ in range(2):
+        await store.claim(worker_id="h:1:1.0", lease_s=5, max_attempts=2)
+        statuses.append(await store.requeue_or_fail(queued.id, max_attempts=2))
+    assert statuses == [JobStatus.QUEUED, JobStatus.FAILED]
+    job = await store.get(queued.id)
+    assert job is not None and job.attempts == 2
+    assert (job.failure_cause, job.error) == (FailureCause.INTERRUPTED, "interrupted")
+    await database.disconnect()
+
+
+async def test_a_shutdown_does_not_use_up_an_attempt(database_url: str) -> None:
+    url, [episode_id] = await seeded_url(database_url, 1)
+    database = open_database(url)
+    await connect(database)
+    store = JobStore(database)
+    queued = await store.enqueue(owner_id="u", episode_id=episode_id)
+    for _ in range(3):
+        await store.claim(worker_id="h:1:1.0", lease_s=5, max_attempts=1)
+        status = await store.requeue_or_fail(queued.id, max_attempts=1, count_attempt=False)
+        assert status is JobStatus.QUEUED
+    job = await store.get(queued.id)
+    assert job is not None and job.attempts == 0
     await database.disconnect()

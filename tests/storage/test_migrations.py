@@ -1,4 +1,5 @@
-"""The schema is created on start, idempotently, with its version recorded."""
+"""The schema is created on start, idempotently, with its version recorded, and a database
+an older release made is brought up to date."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 from podplus.storage.database import connect, open_database
+from podplus.storage.jobs import FailureCause, JobStore
 from podplus.storage.migrations import SCHEMA_VERSION, current_version, migrate
-from podplus.storage.schema import schema_migrations
+from podplus.storage.schema import episodes, schema_migrations, users
 
 
 async def test_migrate_twice_is_a_no_op_and_records_the_version(database_url: str) -> None:
@@ -28,3 +30,29 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     await database.disconnect()
     mode = sqlite3.connect(tmp_path / "db.sqlite").execute("pragma journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+async def test_a_version_1_database_gains_the_jobs_failure_cause(database_url: str) -> None:
+    # A database as release 1 left it: its tables, version 1 recorded, one finished job.
+    database = open_database(database_url)
+    await connect(database)
+    await migrate(database)
+    await database.execute("ALTER TABLE jobs DROP COLUMN failure_cause")
+    await database.execute(schema_migrations.delete().where(schema_migrations.c.version > 1))
+    await database.execute(
+        users.insert().values(id="u", email="u@x.io", name="", password_hash="-", created_at=0)
+    )
+    await database.execute(
+        episodes.insert().values(
+            id="e", owner_id="u", title="t", spec="{}", created_at=0, updated_at=0
+        )
+    )
+    await database.execute(
+        "INSERT INTO jobs (id, owner_id, episode_id, status, error, created_at) "
+        "VALUES ('j', 'u', 'e', 'failed', 'timeout', 0)"
+    )
+    assert await migrate(database) == SCHEMA_VERSION >= 2
+    job = await JobStore(database).get("j")
+    assert job is not None and job.error == "timeout" and job.failure_cause is None
+    await JobStore(database).fail("j", cause=FailureCause.TIMEOUT, error="timeout")
+    await database.disconnect()

@@ -53,9 +53,15 @@ async def test_a_new_episode_is_a_draft_with_its_description(client, auth, clips
     body = response.json()
     assert body["status"] == "draft"
     assert body["job"] is None and body["audio_url"] is None
-    assert body["segments"] == [{"media_id": clips["take"], "trim_start_s": 0.2, "gain_db": -1}]
+    # Every field comes back, with the defaults filled in for what wasn't sent.
+    assert body["segments"] == [
+        {"media_id": clips["take"], "trim_start_s": 0.2, "trim_end_s": None, "gain_db": -1}
+    ]
     assert body["music_bed"] == {"media_id": clips["bed"], "gain_db": -20, "duck": True}
-    assert body["output"] == {"format": "m4a", "bitrate_kbps": 96}
+    assert body["output"] == {
+        "format": "m4a", "bitrate_kbps": 96, "channels": 1, "sample_rate": 44100
+    }  # fmt: skip
+    assert (body["crossfade_s"], body["trim_silence"], body["chapters"]) == (0.5, False, True)
     fetched = await client.get(f"/api/episodes/{body['id']}", headers=auth)
     assert fetched.json() == body
 

@@ -16,9 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from podplus.engine.ffmpeg import (
+    OptionValue,
+    decibels,
+    file_url,
+    filter_spec,
+    format_number,
+    safe_input,
+)
 from podplus.engine.loudness import SILENCE_MIN_S, SILENCE_THRESHOLD_DB, ebur128_filter
 from podplus.engine.manifest import Manifest, OutputSpec
-from podplus.engine.probe import input_url
 from podplus.engine.timeline import Timeline
 
 DUCK_THRESHOLD = 0.02  # about -34 dBFS of speech starts pushing the bed down
@@ -59,20 +66,20 @@ def common_args() -> list[str]:
 
 
 def progress_args() -> list[str]:
-    return ["-progress", "pipe:1", "-stats_period", str(PROGRESS_PERIOD_S)]
+    return ["-progress", "pipe:1", "-stats_period", format_number(PROGRESS_PERIOD_S)]
 
 
 def audio_input(
     path: Path, *, start_s: float = 0.0, duration_s: float | None = None, loop: bool = False
 ) -> list[str]:
-    args = ["-protocol_whitelist", "file"]
+    options: dict[str, OptionValue] = {}
     if loop:
-        args += ["-stream_loop", "-1"]
+        options["stream_loop"] = -1
     if start_s > 0:
-        args += ["-ss", f"{start_s:.6f}"]
+        options["ss"] = start_s
     if duration_s is not None:
-        args += ["-t", f"{duration_s:.6f}"]
-    return [*args, "-i", input_url(path)]
+        options["t"] = duration_s
+    return safe_input(path, options=options)
 
 
 def analysis_args(
@@ -81,7 +88,9 @@ def analysis_args(
     """Loudness of one part (and its silences, to trim them), decoding nothing twice."""
     filters = [ebur128_filter(peak="")]
     if detect_silence:
-        filters.append(f"silencedetect=n={SILENCE_THRESHOLD_DB}dB:d={SILENCE_MIN_S}")
+        filters.append(
+            filter_spec("silencedetect", n=decibels(SILENCE_THRESHOLD_DB), d=SILENCE_MIN_S)
+        )
     return [
         *common_args(), "-loglevel", "level+info",
         *audio_input(path, start_s=start_s, duration_s=duration_s),
@@ -96,45 +105,57 @@ def _layout(output: OutputSpec) -> str:
 def mix_graph(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -> str:
     """The filter graph from the inputs (parts in order, then the bed) to ``[mix]``."""
     output = manifest.output
-    conform = (
-        f"aresample={output.sample_rate},aformat=sample_fmts=fltp:channel_layouts={_layout(output)}"
-    )
-    chains = [
-        f"[{index}:a]{conform},volume={part.gain_db:.3f}dB[p{index}]"
-        for index, part in enumerate(parts)
+    conform = [
+        filter_spec("aresample", output.sample_rate),
+        filter_spec("aformat", sample_fmts="fltp", channel_layouts=_layout(output)),
     ]
+    chains = []
+    for index, part in enumerate(parts):
+        level = filter_spec("volume", decibels(part.gain_db))
+        chains.append(f"[{index}:a]{_chain(*conform, level)}[p{index}]")
     voice = "p0"
     for index, span in enumerate(timeline.spans[1:], start=1):
-        joined = f"x{index}"
         if span.crossfade_in_s > 0:
-            chains.append(
-                f"[{voice}][p{index}]acrossfade=d={span.crossfade_in_s:.6f}:c1=tri:c2=tri[{joined}]"
-            )
+            join = filter_spec("acrossfade", d=span.crossfade_in_s, c1="tri", c2="tri")
         else:
-            chains.append(f"[{voice}][p{index}]concat=n=2:v=0:a=1[{joined}]")
-        voice = joined
+            join = filter_spec("concat", n=2, v=0, a=1)
+        chains.append(f"[{voice}][p{index}]{join}[x{index}]")
+        voice = f"x{index}"
 
     bed = manifest.music_bed
     if bed is None:
-        chains.append(f"[{voice}]anull[mix]")
+        chains.append(f"[{voice}]{filter_spec('anull')}[mix]")
         return ";".join(chains)
     total = timeline.duration_s
     fade = timeline.bed_fade_out_s()
-    chains.append(
-        f"[{len(parts)}:a]{conform},atrim=0:{total:.6f},asetpts=PTS-STARTPTS,"
-        f"volume={bed.gain_db:.3f}dB,afade=t=out:st={total - fade:.6f}:d={fade:.6f}[bed]"
+    bed_chain = _chain(
+        *conform,
+        filter_spec("atrim", start=0, end=total),
+        filter_spec("asetpts", "PTS-STARTPTS"),
+        filter_spec("volume", decibels(bed.gain_db)),
+        filter_spec("afade", t="out", st=total - fade, d=fade),
     )
+    chains.append(f"[{len(parts)}:a]{bed_chain}[bed]")
+    # normalize=0: amix would otherwise halve both inputs.
+    mix = filter_spec("amix", inputs=2, duration="first", normalize=False)
     if bed.duck:
-        chains.append(f"[{voice}]asplit=2[voice][key]")
-        chains.append(
-            f"[bed][key]sidechaincompress=threshold={DUCK_THRESHOLD}:ratio={DUCK_RATIO}:"
-            f"attack={DUCK_ATTACK_MS}:release={DUCK_RELEASE_MS}[ducked]"
+        duck = filter_spec(
+            "sidechaincompress",
+            threshold=DUCK_THRESHOLD,
+            ratio=DUCK_RATIO,
+            attack=DUCK_ATTACK_MS,
+            release=DUCK_RELEASE_MS,
         )
-        chains.append("[voice][ducked]amix=inputs=2:duration=first:normalize=0[mix]")
+        chains.append(f"[{voice}]{filter_spec('asplit', outputs=2)}[voice][key]")
+        chains.append(f"[bed][key]{duck}[ducked]")
+        chains.append(f"[voice][ducked]{mix}[mix]")
     else:
-        # normalize=0: amix would otherwise halve both inputs.
-        chains.append(f"[{voice}][bed]amix=inputs=2:duration=first:normalize=0[mix]")
+        chains.append(f"[{voice}][bed]{mix}[mix]")
     return ";".join(chains)
+
+
+def _chain(*filters: str) -> str:
+    return ",".join(filters)
 
 
 def input_args(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -> list[str]:
@@ -149,11 +170,9 @@ def input_args(manifest: Manifest, timeline: Timeline, parts: list[PartInput]) -
 
 def raw_input(path: Path, output: OutputSpec) -> list[str]:
     """The intermediate (headerless PCM) as an input: its layout must be spelled out."""
-    return [
-        "-protocol_whitelist", "file",
-        "-f", RAW_FORMAT, "-ar", str(output.sample_rate), "-ac", str(output.channels),
-        "-i", input_url(path),
-    ]  # fmt: skip
+    return safe_input(
+        path, demuxer=RAW_FORMAT, options={"ar": output.sample_rate, "ac": output.channels}
+    )
 
 
 def render_args(
@@ -173,13 +192,13 @@ def render_args(
     peak that matters is the encoded file's, which the encode pass measures anyway."""
     tail = ebur128_filter(peak="sample")
     if limiter_ceiling_db is not None:
-        tail = f"{limiter_filter(limiter_ceiling_db)},{tail}"
+        tail = _chain(limiter_filter(limiter_ceiling_db), tail)
     graph = mix_graph(manifest, timeline, parts) + f";[mix]{tail}[out]"
     return [
         *common_args(), "-loglevel", "level+info", *progress_args(),
         *input_args(manifest, timeline, parts),
         "-filter_complex", graph,
-        "-map", "[out]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", input_url(intermediate),
+        "-map", "[out]", "-f", RAW_FORMAT, "-c:a", f"pcm_{RAW_FORMAT}", file_url(intermediate),
     ]  # fmt: skip
 
 
@@ -188,7 +207,11 @@ def limited_loudness_args(
 ) -> list[str]:
     """Loudness of the mix after gain and limiter, without encoding: the limiter takes
     some loudness away, so the gain that hits the target is found by measuring this."""
-    chain = f"volume={gain_db:.3f}dB,{limiter_filter(ceiling_db)},{ebur128_filter(peak='')}"
+    chain = _chain(
+        filter_spec("volume", decibels(gain_db)),
+        limiter_filter(ceiling_db),
+        ebur128_filter(peak=""),
+    )
     return [
         *common_args(), "-loglevel", "level+info", *raw_input(intermediate, output),
         "-filter:a", chain, "-f", "null", "-",
@@ -197,10 +220,13 @@ def limited_loudness_args(
 
 def limiter_filter(ceiling_db: float) -> str:
     """A sample-peak limiter at ``ceiling_db`` that never re-levels (``level=0``)."""
-    limit = 10 ** (ceiling_db / 20)
-    return (
-        f"alimiter=limit={limit:.6f}:attack={LIMITER_ATTACK_MS}:release={LIMITER_RELEASE_MS}"
-        ":level=0:latency=1"
+    return filter_spec(
+        "alimiter",
+        limit=10 ** (ceiling_db / 20),
+        attack=LIMITER_ATTACK_MS,
+        release=LIMITER_RELEASE_MS,
+        level=False,
+        latency=True,
     )
 
 
@@ -220,23 +246,23 @@ def encode_args(
     With it, the ``tee`` muxer sends the bare packets to ``destination`` and to the FIFO
     for ``meter_args``, and ``package_args`` adds the rest (tee drops chapters)."""
     output = manifest.output
-    filters = [f"volume={gain_db:.3f}dB"]
+    filters = [filter_spec("volume", decibels(gain_db))]
     if limiter_ceiling_db is not None:
         filters.append(limiter_filter(limiter_ceiling_db))
     muxer = MUXERS[output.format]
     if meter_fifo is None:
         packaging = _packaging(manifest, metadata_file, first_input=1)
-        outputs = [*MUXER_OPTIONS[output.format], "-f", muxer, input_url(destination)]
+        outputs = [*MUXER_OPTIONS[output.format], "-f", muxer, file_url(destination)]
     else:
         packaging = ["-map", "0:a"]
         slaves = (
-            f"[f={muxer}]{_tee_escape(input_url(destination))}"
-            f"|[f={METER_MUXERS[output.format]}]{_tee_escape(input_url(meter_fifo))}"
+            f"[f={muxer}]{_tee_escape(file_url(destination))}"
+            f"|[f={METER_MUXERS[output.format]}]{_tee_escape(file_url(meter_fifo))}"
         )
         outputs = ["-f", "tee", slaves]
     return [
         *common_args(), "-loglevel", "level+error", *progress_args(),
-        *raw_input(intermediate, output), *packaging, "-filter:a", ",".join(filters),
+        *raw_input(intermediate, output), *packaging, "-filter:a", _chain(*filters),
         *codec_args(output), *outputs,
     ]  # fmt: skip
 
@@ -245,10 +271,13 @@ def meter_args(fifo: Path, output: OutputSpec) -> list[str]:
     """The meter of the encoded sound: decodes what ``encode_args`` sends to ``fifo`` and
     prints an ebur128 summary with the true peak."""
     fmt = METER_MUXERS[output.format]
-    layout = ["-ar", str(output.sample_rate), "-ac", str(output.channels)] if fmt == "s16le" else []
+    # Headerless PCM must be told its layout; every other stream format carries it.
+    layout: dict[str, OptionValue] = (
+        {"ar": output.sample_rate, "ac": output.channels} if fmt == "s16le" else {}
+    )
     return [
-        *common_args(), "-loglevel", "level+info", "-protocol_whitelist", "file",
-        "-f", METER_DEMUXERS.get(fmt, fmt), *layout, "-i", input_url(fifo),
+        *common_args(), "-loglevel", "level+info",
+        *safe_input(fifo, demuxer=METER_DEMUXERS.get(fmt, fmt), options=layout),
         "-filter:a", ebur128_filter(peak="true"), "-f", "null", "-",
     ]  # fmt: skip
 
@@ -259,11 +288,10 @@ def package_args(
     """Pass 3: the encoded audio copied as it is, with tags, cover and chapters."""
     return [
         *common_args(), "-loglevel", "level+error",
-        "-protocol_whitelist", "file", "-f", DEMUXERS[manifest.output.format],
-        "-i", input_url(audio_file),
+        *safe_input(audio_file, demuxer=DEMUXERS[manifest.output.format]),
         *_packaging(manifest, metadata_file, first_input=1), "-c:a", "copy",
         *MUXER_OPTIONS[manifest.output.format], "-f", MUXERS[manifest.output.format],
-        input_url(destination),
+        file_url(destination),
     ]  # fmt: skip
 
 
@@ -275,7 +303,7 @@ def floor_args(
         *common_args(), "-loglevel", "error", *progress_args(),
         *input_args(manifest, timeline, parts),
         "-filter_complex", mix_graph(manifest, timeline, parts), "-map", "[mix]",
-        *encoding_args(manifest.output), input_url(destination),
+        *encoding_args(manifest.output), file_url(destination),
     ]  # fmt: skip
 
 
@@ -295,15 +323,12 @@ def _packaging(manifest: Manifest, metadata_file: Path | None, *, first_input: i
     maps = ["-map", "0:a"]
     next_input = first_input
     if manifest.cover is not None and fmt in COVER_FORMATS:
-        # image2 with no pattern: the cover's name is a name, never a sequence template.
-        args += [
-            "-protocol_whitelist", "file", "-f", "image2", "-pattern_type", "none",
-            "-i", input_url(manifest.cover),
-        ]  # fmt: skip
+        # image2 with no pattern (safe_input pins it): the name is never a sequence template.
+        args += safe_input(manifest.cover, demuxer="image2")
         maps += ["-map", f"{next_input}:v", "-c:v", "mjpeg", "-disposition:v", "attached_pic"]
         next_input += 1
     if metadata_file is not None:
-        args += ["-protocol_whitelist", "file", "-f", "ffmetadata", "-i", input_url(metadata_file)]
+        args += safe_input(metadata_file, demuxer="ffmetadata")
         maps += ["-map_metadata", str(next_input), "-map_chapters", str(next_input)]
     else:
         maps += ["-map_chapters", "-1"]

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podplus.engine.errors import InputError
-from podplus.engine.ffmpeg import last_line, run_briefly
-from podplus.engine.probe import input_url
+from podplus.engine.ffmpeg import filter_spec, last_line, run_briefly, safe_input
 
 # The summary ebur128 prints when the stream ends; the peaks follow it, sample first.
 _SUMMARY = re.compile(
@@ -44,16 +43,16 @@ def ebur128_filter(*, peak: str = "true") -> str:
 
     ``framelog=verbose`` keeps the ten lines a second it would otherwise log at the info
     level out of stderr: only the summary at the end is wanted."""
-    options = "framelog=verbose" + (f":peak={peak}" if peak else "")
-    return f"ebur128={options}"
+    if not peak:
+        return filter_spec("ebur128", framelog="verbose")
+    return filter_spec("ebur128", framelog="verbose", peak=peak)
 
 
 def loudness_args(path: Path, *, true_peak: bool = True) -> list[str]:
     """The ffmpeg command whose stderr ``parse_ebur128`` reads. ``true_peak=False`` skips
     the 4x-oversampled peak meter (about a third of the cost) when only LUFS is wanted."""
     return [
-        "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-protocol_whitelist", "file",
-        "-i", input_url(path), "-map", "0:a:0",
+        "ffmpeg", "-nostdin", "-hide_banner", "-nostats", *safe_input(path), "-map", "0:a:0",
         "-filter:a", ebur128_filter(peak="true" if true_peak else ""), "-f", "null", "-",
     ]  # fmt: skip
 

@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from podplus.engine.errors import InputError
-from podplus.engine.ffmpeg import last_line, run_briefly
+from podplus.engine.ffmpeg import FORBIDDEN_DEMUXERS, file_url, last_line, run_briefly, safe_input
 
 IMAGE_CODECS = frozenset({"mjpeg", "png", "webp", "bmp", "gif", "tiff"})
-# Demuxers that open other files named inside the input (playlists, concat lists,
-# filename patterns) or synthesise input. A crafted upload must not reach any of them.
-FORBIDDEN_FORMATS = frozenset(
-    {"hls", "applehttp", "concat", "ffconcat", "dash", "lavfi", "tee", "image2", "sdp", "rtp"}
-)
 
 
 @dataclass(frozen=True)
@@ -43,16 +38,11 @@ class ProbeResult:
         }
 
 
-def input_url(path: Path) -> str:
-    """``file:`` makes ffmpeg read the path as a plain file, whatever its name looks like."""
-    return f"file:{path}"
-
-
 def ffprobe_args(path: Path) -> list[str]:
     """The ffprobe command whose stdout ``parse_ffprobe`` reads (after ``json.loads``)."""
     return [
-        "ffprobe", "-v", "error", "-protocol_whitelist", "file",
-        "-print_format", "json", "-show_format", "-show_streams", input_url(path),
+        "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+        *safe_input(path),
     ]  # fmt: skip
 
 
@@ -82,7 +72,9 @@ def parse_ffprobe(report: dict[str, Any]) -> ProbeResult:
 
 
 def is_forbidden_format(format_name: str) -> bool:
-    return bool(set(format_name.split(",")) & FORBIDDEN_FORMATS)
+    """Whether the demuxer ffprobe chose (``mov,mp4,m4a,...`` lists its names) would let a
+    crafted upload open other files; such an input is refused before ffmpeg reads it."""
+    return bool(set(format_name.split(",")) & FORBIDDEN_DEMUXERS)
 
 
 def probe(path: Path) -> ProbeResult:
@@ -93,7 +85,7 @@ def probe(path: Path) -> ProbeResult:
     if result.returncode != 0:
         reason = last_line(result.stderr)
         raise InputError(
-            f"{path}: ffprobe can't read it: {reason.replace(input_url(path) + ': ', '')}"
+            f"{path}: ffprobe can't read it: {reason.replace(file_url(path) + ': ', '')}"
         )
     try:
         found = parse_ffprobe(json.loads(result.stdout))

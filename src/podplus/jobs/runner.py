@@ -2,40 +2,28 @@
 
 It lives inside the API process by default (``podplus serve``) or alone (``podplus
 worker``); either way it only talks to the job table, so several can share one database.
+It schedules and nothing else: claiming, leases, the concurrency limit, cancel and stop.
+What an assembly does is ``podplus.jobs.assembly``; the runner records how it ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from podplus.jobs.assembly import AssemblyStores, JobOutcome, RunEngine, assemble_episode
 from podplus.jobs.identity import WorkerIdentity
-from podplus.jobs.manifest import build_manifest, media_ids, output_extension
 from podplus.jobs.supervisor import EngineOutcome, Supervisor
 from podplus.jobs.sweep import SweepResult, boot_sweep
-from podplus.metrics import Metrics, failure_cause
+from podplus.metrics import Metrics
 from podplus.settings import Settings
-from podplus.storage.episodes import EpisodeAudio, EpisodeStore
-from podplus.storage.files import FileStore
-from podplus.storage.jobs import Job, JobStatus, JobStore
-from podplus.storage.media import MediaStore
+from podplus.storage.jobs import FailureCause, Job, JobStatus, JobStore
 from podplus.storage.processes import ProcessStore
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunnerStores:
-    jobs: JobStore
-    episodes: EpisodeStore
-    media: MediaStore
-    processes: ProcessStore
-    files: FileStore
 
 
 class Runner:
@@ -43,14 +31,18 @@ class Runner:
         self,
         *,
         settings: Settings,
-        stores: RunnerStores,
+        jobs: JobStore,
+        processes: ProcessStore,
+        assembly: AssemblyStores,
         supervisor: Supervisor,
         identity: WorkerIdentity,
         metrics: Metrics,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._stores = stores
+        self._jobs = jobs
+        self._processes = processes
+        self._assembly = assembly
         self._supervisor = supervisor
         self._identity = identity
         self._wake = asyncio.Event()
@@ -67,12 +59,13 @@ class Runner:
     async def start(self) -> None:
         self.last_sweep = await boot_sweep(
             identity=self._identity,
-            processes=self._stores.processes,
-            jobs=self._stores.jobs,
+            processes=self._processes,
+            jobs=self._jobs,
             max_attempts=self._settings.assembly_max_attempts,
             grace_s=self._settings.shutdown_grace_s,
         )
         self._metrics.sweep_kills.inc(self.last_sweep.killed)
+        self._metrics.failures.labels(FailureCause.INTERRUPTED).inc(self.last_sweep.failed)
         self._background = [
             asyncio.create_task(self._claim_loop(), name="runner.claim"),
             asyncio.create_task(self._lease_loop(), name="runner.lease"),
@@ -107,7 +100,7 @@ class Runner:
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
             while len(self._active) < self._settings.max_concurrent_assemblies:
-                job = await self._stores.jobs.claim(
+                job = await self._jobs.claim(
                     worker_id=self._identity.worker_id,
                     lease_s=self._settings.job_lease_s,
                     max_attempts=self._settings.assembly_max_attempts,
@@ -126,7 +119,7 @@ class Runner:
                 await asyncio.wait_for(self._stopping.wait(), interval_s)
                 return
             try:
-                to_cancel = await self._stores.jobs.renew(
+                to_cancel = await self._jobs.renew(
                     self.active_job_ids, lease_s=self._settings.job_lease_s
                 )
                 for job_id in to_cancel:
@@ -137,11 +130,11 @@ class Runner:
     async def _run(self, job: Job) -> None:
         started = time.monotonic()
         try:
-            status = await self._assemble(job)
-        except Exception as exc:
-            logger.exception("event=tasks.assemble.error job_id=%s", job.id)
-            await self._stores.jobs.fail(job.id, error=f"internal error: {exc}")
-            status = JobStatus.FAILED
+            status = await self._record(job, await self._attempt(job))
+        except Exception:
+            # The row stays running with a lease nobody renews: the next boot sweep takes it.
+            logger.exception("event=tasks.assemble.record_failed job_id=%s", job.id)
+            return
         finally:
             self._active.pop(job.id, None)
             self._wake.set()
@@ -153,26 +146,22 @@ class Runner:
             time.monotonic() - started,
         )
 
-    async def _assemble(self, job: Job) -> JobStatus:
-        stores = self._stores
-        episode = await stores.episodes.get(job.episode_id)
-        if episode is None:
-            await stores.jobs.fail(job.id, error="the episode was deleted")
-            return JobStatus.FAILED
-        media = await stores.media.many(media_ids(episode.spec), owner_id=episode.owner_id)
-        missing = media_ids(episode.spec) - set(media)
-        if missing:
-            await stores.jobs.fail(job.id, error="a media file this episode uses was deleted")
-            return JobStatus.FAILED
+    async def _attempt(self, job: Job) -> JobOutcome:
+        try:
+            return await assemble_episode(
+                job,
+                stores=self._assembly,
+                engine_command=self._settings.engine_command,
+                run_engine=self._engine_for(job),
+            )
+        except Exception as exc:
+            logger.exception("event=tasks.assemble.error job_id=%s", job.id)
+            return JobOutcome.failed(FailureCause.INTERNAL, f"internal error: {exc}")
 
-        work_dir = stores.files.work_dir(job.id)
-        work_dir.mkdir(parents=True, exist_ok=True)
-        manifest_path = work_dir / "manifest.json"
-        manifest_path.write_text(
-            json.dumps(build_manifest(episode, media, stores.files.media_path), indent=2)
-        )
-        output = work_dir / f"episode.{output_extension(episode.spec)}"
-        progress = _ProgressWriter(stores.jobs, job.id, self._settings.progress_write_interval_s)
+    def _engine_for(self, job: Job) -> RunEngine:
+        """Runs ``job``'s engine under the supervisor, with the time limit, writing its
+        progress to the job row."""
+        progress = _ProgressWriter(self._jobs, job.id, self._settings.progress_write_interval_s)
 
         async def on_start(pid: int) -> None:
             logger.info(
@@ -183,65 +172,37 @@ class Runner:
                 job.attempts,
             )
 
-        try:
-            outcome = await self._supervisor.run(
+        async def run_engine(argv: list[str]) -> EngineOutcome:
+            return await self._supervisor.run(
                 job_id=job.id,
-                argv=[
-                    *self._settings.engine_command,
-                    "assemble",
-                    str(manifest_path),
-                    "-o",
-                    str(output),
-                    "--json",
-                ],
+                argv=argv,
                 timeout_s=self._settings.assembly_timeout_s,
                 on_event=progress.on_event,
                 on_start=on_start,
                 extra_info={"episode_id": job.episode_id},
             )
-            return await self._record(job, outcome, output)
-        finally:
-            for leftover in work_dir.glob("*"):
-                leftover.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                work_dir.rmdir()
 
-    async def _record(self, job: Job, outcome: EngineOutcome, output: Any) -> JobStatus:
-        jobs = self._stores.jobs
-        if outcome.shut_down:
-            return await jobs.requeue_or_fail(
-                job.id,
-                max_attempts=self._settings.assembly_max_attempts,
-                error="interrupted",
-                count_attempt=False,
+        return run_engine
+
+    async def _record(self, job: Job, outcome: JobOutcome) -> JobStatus:
+        """Write how the attempt ended to the job row; return the job's status now."""
+        if outcome.status is JobStatus.QUEUED:
+            # Stopped by our own shutdown: not the job's fault, so the attempt doesn't count.
+            status = await self._jobs.requeue_or_fail(
+                job.id, max_attempts=self._settings.assembly_max_attempts, count_attempt=False
             )
-        if outcome.cancelled:
-            await jobs.mark_cancelled(job.id)
+            if status is JobStatus.FAILED:
+                self._metrics.failures.labels(FailureCause.INTERRUPTED).inc()
+            return status
+        if outcome.status is JobStatus.CANCELLED:
+            await self._jobs.mark_cancelled(job.id)
             return JobStatus.CANCELLED
-        if not outcome.succeeded or not output.exists():
-            await jobs.fail(job.id, error=outcome.error)
-            self._metrics.failures.labels(failure_cause(outcome.error)).inc()
+        if outcome.status is JobStatus.FAILED:
+            cause = outcome.cause or FailureCause.INTERNAL
+            await self._jobs.fail(job.id, cause=cause, error=outcome.error or cause.value)
+            self._metrics.failures.labels(cause).inc()
             return JobStatus.FAILED
-        episode = await self._stores.episodes.get(job.episode_id)
-        if episode is None:
-            await jobs.fail(job.id, error="the episode was deleted")
-            return JobStatus.FAILED
-        done = outcome.done or {}
-        audio_name = f"{job.episode_id}-{job.id}{output.suffix}"
-        self._stores.files.publish(output, self._stores.files.episode_path(audio_name))
-        await self._stores.episodes.set_audio(
-            job.episode_id,
-            EpisodeAudio(
-                audio_name=audio_name,
-                audio_size_bytes=self._stores.files.episode_path(audio_name).stat().st_size,
-                duration_s=float(done.get("duration_s") or 0.0),
-                integrated_lufs=done.get("integrated_lufs"),
-                true_peak_db=done.get("true_peak_db"),
-            ),
-        )
-        await jobs.succeed(job.id)
-        if episode.audio_name and episode.audio_name != audio_name:
-            self._stores.files.remove(self._stores.files.episode_path(episode.audio_name))
+        await self._jobs.succeed(job.id)
         return JobStatus.SUCCEEDED
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from podplus.jobs.identity import WorkerIdentity
+from podplus.storage.jobs import FailureCause
 from podplus.storage.processes import ProcessStore
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,23 @@ class EngineOutcome:
         )
 
     @property
+    def cause(self) -> FailureCause | None:
+        """Why the run failed, or None when it didn't (it succeeded, or was cancelled)."""
+        if self.succeeded or self.cancelled:
+            return None
+        if self.shut_down:
+            return FailureCause.INTERRUPTED
+        if self.timed_out:
+            return FailureCause.TIMEOUT
+        if self.returncode < 0:
+            return FailureCause.CRASHED
+        return FailureCause.ENGINE_ERROR
+
+    @property
     def error(self) -> str:
         """A one-paragraph reason for a failed run, for the job's ``error`` field."""
+        if self.shut_down:
+            return "interrupted"
         if self.timed_out:
             return "timeout"
         if self.returncode < 0:

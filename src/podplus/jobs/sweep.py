@@ -6,7 +6,7 @@
 2. Every podplus engine whose parent is gone (a child that escaped its record, e.g. a
    crash between spawn and the insert) is killed the same way.
 3. Every running job whose worker is gone, or whose lease lapsed, is re-queued while it
-   has attempts left, and failed with ``interrupted`` otherwise.
+   has attempts left, and failed as ``FailureCause.INTERRUPTED`` otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -103,7 +104,10 @@ async def boot_sweep(
     jobs: JobStore,
     max_attempts: int,
     grace_s: float,
+    clock: Callable[[], float] = time.time,
 ) -> SweepResult:
+    """Clear what dead runs left (see the module's docstring); ``clock`` tells when a lease
+    has lapsed."""
     killed = 0
     for record in await processes.live_on_host(identity.host):
         if record.worker_id != identity.worker_id and worker_alive(record.worker_id):
@@ -126,7 +130,7 @@ async def boot_sweep(
             logger.info("event=supervisor.killed_orphan pid=%s", pid)
 
     requeued = failed = 0
-    now = time.time()
+    now = clock()
     for job in await jobs.running():
         owner = job.lease_owner or ""
         parsed = WorkerIdentity.parse(owner)
@@ -136,7 +140,7 @@ async def boot_sweep(
         lapsed = job.lease_expires_at is not None and job.lease_expires_at < now
         if not (same_host_and_dead or lapsed):
             continue
-        status = await jobs.requeue_or_fail(job.id, max_attempts=max_attempts, error="interrupted")
+        status = await jobs.requeue_or_fail(job.id, max_attempts=max_attempts)
         if status is JobStatus.QUEUED:
             requeued += 1
         else:

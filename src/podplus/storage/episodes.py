@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import sqlalchemy as sa
 from databases import Database
 
+from podplus.engine.spec import EpisodeSpec
+from podplus.storage.files import FileStore
 from podplus.storage.schema import episode_media, episodes, jobs, processes
 
 
@@ -19,7 +20,7 @@ class Episode:
     owner_id: str
     title: str
     description: str
-    spec: dict[str, Any]
+    spec: EpisodeSpec
     audio_name: str | None
     audio_size_bytes: int | None
     duration_s: float | None
@@ -40,7 +41,8 @@ class EpisodeAudio:
 
 def _episode(row: object) -> Episode:
     mapping = dict(row._mapping)  # type: ignore[attr-defined]
-    mapping["spec"] = json.loads(mapping["spec"])
+    # Validated when written; reading trusts it (a row is never half a spec).
+    mapping["spec"] = EpisodeSpec.model_validate_json(mapping["spec"], strict=False)
     return Episode(**mapping)
 
 
@@ -49,7 +51,7 @@ class EpisodeStore:
         self._db = database
 
     async def add(self, episode: Episode, *, media_ids: set[str]) -> None:
-        values = {**episode.__dict__, "spec": json.dumps(episode.spec)}
+        values = {**episode.__dict__, "spec": episode.spec.model_dump_json()}
         async with self._db.transaction():
             await self._db.execute(episodes.insert().values(**values))
             await self._link_media(episode.id, media_ids)
@@ -60,7 +62,7 @@ class EpisodeStore:
         *,
         title: str,
         description: str,
-        spec: dict[str, Any],
+        spec: EpisodeSpec,
         media_ids: set[str],
     ) -> None:
         """Replace the description; the old audio no longer matches it, so it is forgotten."""
@@ -71,7 +73,7 @@ class EpisodeStore:
                 .values(
                     title=title,
                     description=description,
-                    spec=json.dumps(spec),
+                    spec=spec.model_dump_json(),
                     audio_name=None,
                     audio_size_bytes=None,
                     duration_s=None,
@@ -85,11 +87,16 @@ class EpisodeStore:
             )
             await self._link_media(episode_id, media_ids)
 
-    async def set_audio(self, episode_id: str, audio: EpisodeAudio) -> None:
+    async def set_audio(self, episode_id: str, audio: EpisodeAudio | None) -> None:
+        """Point the row at ``audio``, or at none. Files: see ``EpisodeAudioFiles``."""
+        if audio is None:
+            values: dict[str, object] = {field.name: None for field in fields(EpisodeAudio)}
+        else:
+            values = dict(audio.__dict__)
         await self._db.execute(
             episodes.update()
             .where(episodes.c.id == episode_id)
-            .values(**audio.__dict__, updated_at=time.time())
+            .values(**values, updated_at=time.time())
         )
 
     async def get(self, episode_id: str, *, owner_id: str | None = None) -> Episode | None:
@@ -125,3 +132,64 @@ class EpisodeStore:
                 episode_media.insert(),
                 [{"episode_id": episode_id, "media_id": media_id} for media_id in media_ids],
             )
+
+
+class EpisodeAudioFiles:
+    """An episode's audio file and the row that names it, changed together and in order.
+
+    A new file is in place before the row names it, and an old one is removed only after
+    the row stopped naming it: a crash in between leaves at worst a file nobody names,
+    never a row naming a file that is gone.
+    """
+
+    def __init__(self, episodes: EpisodeStore, files: FileStore) -> None:
+        self._episodes = episodes
+        self._files = files
+
+    async def publish(
+        self,
+        episode_id: str,
+        rendered: Path,
+        *,
+        audio_name: str,
+        duration_s: float,
+        integrated_lufs: float | None,
+        true_peak_db: float | None,
+    ) -> EpisodeAudio | None:
+        """Move ``rendered`` into place as the episode's audio, then remove the file it replaces.
+
+        Returns None, publishing nothing, when the episode no longer exists.
+        """
+        before = await self._episodes.get(episode_id)
+        if before is None:
+            return None
+        final = self._files.episode_path(audio_name)
+        self._files.publish(rendered, final)
+        audio = EpisodeAudio(
+            audio_name=audio_name,
+            audio_size_bytes=final.stat().st_size,
+            duration_s=duration_s,
+            integrated_lufs=integrated_lufs,
+            true_peak_db=true_peak_db,
+        )
+        await self._episodes.set_audio(episode_id, audio)
+        if before.audio_name and before.audio_name != audio_name:
+            self._files.remove(self._files.episode_path(before.audio_name))
+        return audio
+
+    async def forget(self, episode_id: str) -> None:
+        """The episode has no audio any more: the row first, then the file."""
+        before = await self._episodes.get(episode_id)
+        if before is None or before.audio_name is None:
+            return
+        await self._episodes.set_audio(episode_id, None)
+        self._files.remove(self._files.episode_path(before.audio_name))
+
+    async def delete(self, episode_id: str) -> None:
+        """Delete the episode (rows, as ``EpisodeStore.delete``), then its audio file."""
+        before = await self._episodes.get(episode_id)
+        if before is None:
+            return
+        await self._episodes.delete(episode_id)
+        if before.audio_name:
+            self._files.remove(self._files.episode_path(before.audio_name))

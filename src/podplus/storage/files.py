@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -35,6 +36,12 @@ class FileStore:
 
     def work_dir(self, job_id: str) -> Path:
         return self.root / WORK_DIR / job_id
+
+    def remove_work_dir(self, job_id: str) -> None:
+        """Remove a job's work folder and everything in it (the engine's own temporary
+        folders included); a folder that isn't there is already removed."""
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.work_dir(job_id))
 
     def publish(self, temporary: Path, final: Path) -> None:
         os.replace(temporary, final)

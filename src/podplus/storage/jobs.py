@@ -9,13 +9,14 @@ that lapses means its runner is gone.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
 from databases import Database
 
-from podplus.errors import Conflict
+from podplus.errors import EpisodeBusy
 from podplus.ids import new_id
 from podplus.storage.schema import jobs
 
@@ -35,6 +36,20 @@ class JobStatus(StrEnum):
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
+class FailureCause(StrEnum):
+    """Why a failed job failed: a small fixed set, fit for a metrics label or a client's branch.
+
+    The job's ``error`` says it in words for people; this says it for programs.
+    """
+
+    ENGINE_ERROR = "engine_error"  # the engine gave up, with a message (bad input, ffmpeg error)
+    CRASHED = "crashed"  # the engine died of a signal nobody sent on purpose
+    TIMEOUT = "timeout"  # the engine passed the wall-clock limit
+    INTERRUPTED = "interrupted"  # its runner went away too many times (shutdown, crash)
+    INPUT_MISSING = "input_missing"  # the episode or one of its files was deleted meanwhile
+    INTERNAL = "internal"  # a bug on our side; the log has the traceback
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -44,6 +59,7 @@ class Job:
     progress: float
     phase: str | None
     error: str | None
+    failure_cause: FailureCause | None
     attempts: int
     cancel_requested: bool
     lease_owner: str | None
@@ -56,13 +72,18 @@ class Job:
 def _job(row: object) -> Job:
     mapping = dict(row._mapping)  # type: ignore[attr-defined]
     mapping["status"] = JobStatus(mapping["status"])
+    if mapping["failure_cause"] is not None:
+        mapping["failure_cause"] = FailureCause(mapping["failure_cause"])
     mapping["cancel_requested"] = bool(mapping["cancel_requested"])
     return Job(**mapping)
 
 
 class JobStore:
-    def __init__(self, database: Database) -> None:
+    """The job table. Times (``created_at``, leases) come from ``clock``, in epoch seconds."""
+
+    def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
         self._db = database
+        self._clock = clock
 
     # -- what handlers do ------------------------------------------------------------------
 
@@ -75,11 +96,12 @@ class JobStore:
             progress=0.0,
             phase=None,
             error=None,
+            failure_cause=None,
             attempts=0,
             cancel_requested=False,
             lease_owner=None,
             lease_expires_at=None,
-            created_at=time.time(),
+            created_at=self._clock(),
             started_at=None,
             finished_at=None,
         )
@@ -91,7 +113,7 @@ class JobStore:
         except Exception as exc:
             # The partial unique index refused a second live job for the episode.
             if await self.active_for_episode(episode_id) is not None:
-                raise Conflict("This episode is already queued or assembling.") from exc
+                raise EpisodeBusy(episode_id) from exc
             raise
         return job
 
@@ -167,7 +189,7 @@ class JobStore:
             )
             if candidate is None:
                 return None
-            now = time.time()
+            now = self._clock()
             token = f"{worker_id}#{new_id()[:8]}"
             await self._db.execute(
                 jobs.update()
@@ -182,6 +204,7 @@ class JobStore:
                     progress=0.0,
                     phase="starting",
                     error=None,
+                    failure_cause=None,
                 )
             )
             job = await self.get(candidate)
@@ -196,7 +219,7 @@ class JobStore:
         await self._db.execute(
             jobs.update()
             .where(jobs.c.id.in_(job_ids), jobs.c.status == JobStatus.RUNNING.value)
-            .values(lease_expires_at=time.time() + lease_s)
+            .values(lease_expires_at=self._clock() + lease_s)
         )
         rows = await self._db.fetch_all(
             sa.select(jobs.c.id).where(jobs.c.id.in_(job_ids), jobs.c.cancel_requested)
@@ -219,12 +242,14 @@ class JobStore:
             phase="done",
         )
 
-    async def fail(self, job_id: str, *, error: str) -> None:
+    async def fail(self, job_id: str, *, cause: FailureCause, error: str) -> None:
+        """End a running job as failed: ``cause`` for programs, ``error`` for people."""
         await self._transition(
             job_id,
             where=jobs.c.status == JobStatus.RUNNING.value,
             status=JobStatus.FAILED,
             error=error,
+            failure_cause=cause.value,
         )
 
     async def mark_cancelled(self, job_id: str) -> None:
@@ -236,9 +261,10 @@ class JobStore:
         )
 
     async def requeue_or_fail(
-        self, job_id: str, *, max_attempts: int, error: str, count_attempt: bool = True
+        self, job_id: str, *, max_attempts: int, count_attempt: bool = True
     ) -> JobStatus:
-        """Put an interrupted job back in the queue, unless it has used up its attempts.
+        """Put an interrupted job back in the queue, unless it has used up its attempts (then
+        it fails as ``interrupted``), or its owner asked to cancel it.
 
         ``count_attempt=False`` is for a clean shutdown: the job did nothing wrong.
         """
@@ -250,7 +276,7 @@ class JobStore:
             await self.mark_cancelled(job_id)
             return JobStatus.CANCELLED
         if attempts >= max_attempts:
-            await self.fail(job_id, error=error)
+            await self.fail(job_id, cause=FailureCause.INTERRUPTED, error="interrupted")
             return JobStatus.FAILED
         await self._db.execute(
             jobs.update()
@@ -289,7 +315,7 @@ class JobStore:
         await self._db.execute(
             jobs.update()
             .where(jobs.c.id == job_id, where)
-            .values(status=status.value, finished_at=time.time(), lease_expires_at=None, **values)
+            .values(status=status.value, finished_at=self._clock(), lease_expires_at=None, **values)
         )
         job = await self.get(job_id)
         return job is not None and job.status is status

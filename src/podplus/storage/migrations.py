@@ -23,8 +23,30 @@ async def _create_tables(database: Database) -> None:
             await database.execute(CreateIndex(index, if_not_exists=True))
 
 
+async def _add_column(database: Database, table: str, column: str, sql_type: str) -> None:
+    """Add a nullable column unless the table has it already.
+
+    Version 1 creates the tables from today's ``schema.py``, so on a database made from
+    scratch the column is there already; only a database made by an older release lacks it.
+    """
+    if database.url.dialect == "postgresql":
+        await database.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+        return
+    # SQLite has no ADD COLUMN IF NOT EXISTS: look first.
+    rows = await database.fetch_all(f"PRAGMA table_info({table})")
+    if all(row["name"] != column for row in rows):
+        await database.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+
+
+async def _add_jobs_failure_cause(database: Database) -> None:
+    await _add_column(database, "jobs", "failure_cause", "VARCHAR(32)")
+
+
 # Append-only: version N is MIGRATIONS[N - 1]. Never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_create_tables,)
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_tables,  # 1
+    _add_jobs_failure_cause,  # 2
+)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

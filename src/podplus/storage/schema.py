@@ -95,6 +95,8 @@ jobs = sa.Table(
     sa.Column("progress", sa.Float, nullable=False, server_default="0"),
     sa.Column("phase", sa.String(32)),
     sa.Column("error", sa.Text),
+    # Why a failed job failed, as a ``FailureCause`` value; ``error`` is the words for people.
+    sa.Column("failure_cause", sa.String(32)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     # A claim: which worker holds the job and until when, renewed while it runs.

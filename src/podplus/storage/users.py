@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from databases import Database
 
-from podplus.errors import Conflict
+from podplus.errors import EmailTaken
 from podplus.ids import new_id
 from podplus.storage.schema import login_failures, users
 
@@ -64,7 +64,7 @@ class UserStore:
         except Exception as exc:
             # The unique index is the real guard against two sign-ups racing.
             if await self.by_email(email) is not None:
-                raise Conflict("An account with this email already exists.") from exc
+                raise EmailTaken(email.lower()) from exc
             raise
         return user
 

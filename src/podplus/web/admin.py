@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from podplus.errors import Forbidden
 from podplus.ids import isoformat
 from podplus.jobs.processes import EngineStats, engine_stats
 from podplus.services import Services
 from podplus.web.requests import current_user, services
+from podplus.web.schemas import EngineProcess, Page, json_response
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,7 +29,7 @@ async def metrics(request: Request) -> Response:
     return Response(found.metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
 
 
-async def processes(request: Request) -> JSONResponse:
+async def processes(request: Request) -> Response:
     user = await current_user(request)
     found = services(request)
     if not (user.is_admin or user.email in found.settings.admin_emails):
@@ -37,14 +38,14 @@ async def processes(request: Request) -> JSONResponse:
     for stats in await live_engines(found):
         job = await found.jobs.get(stats.job_id)
         items.append(
-            {
-                "pid": stats.pid,
-                "job_id": stats.job_id,
-                "episode_id": job.episode_id if job else None,
-                "worker_id": stats.worker_id,
-                "started_at": isoformat(stats.started_at),
-                "rss_bytes": stats.rss_bytes,
-                "cpu_percent": stats.cpu_percent,
-            }
+            EngineProcess(
+                pid=stats.pid,
+                job_id=stats.job_id,
+                episode_id=job.episode_id if job else None,
+                worker_id=stats.worker_id,
+                started_at=isoformat(stats.started_at),
+                rss_bytes=stats.rss_bytes,
+                cpu_percent=stats.cpu_percent,
+            )
         )
-    return JSONResponse({"items": items})
+    return json_response(Page[EngineProcess](items=items))

@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import Response
 
-from podplus.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from podplus.engine.spec import EpisodeChanges, EpisodeInput, EpisodeSpec
+from podplus.errors import Conflict, InvalidInput, NotFound
 from podplus.ids import isoformat, new_id
-from podplus.jobs.manifest import media_ids
 from podplus.storage.episodes import Episode
 from podplus.storage.jobs import Job, JobStatus
-from podplus.web.episode_input import EpisodeInput, media_fields, parse_episode
-from podplus.web.jobs import job_json
-from podplus.web.requests import current_user, json_object, services
+from podplus.web.audio import audio_response
+from podplus.web.jobs import job_out
+from podplus.web.requests import (
+    current_user,
+    json_body,
+    services,
+    user_for_token,
+    validated,
+)
+from podplus.web.schemas import EpisodeOut, EpisodeStatus, Page, json_response
 
-AUDIO_TYPES = {
-    ".mp3": "audio/mpeg",
-    ".m4a": "audio/mp4",
-    ".wav": "audio/wav",
-    ".flac": "audio/flac",
-}
 
-
-def episode_status(episode: Episode, job: Job | None) -> str:
+def episode_status(episode: Episode, job: Job | None) -> EpisodeStatus:
     """draft → queued → assembling → ready | failed, read off the latest job and the audio."""
     if job is not None and job.status is JobStatus.QUEUED:
         return "queued"
@@ -38,43 +37,37 @@ def episode_status(episode: Episode, job: Job | None) -> str:
     return "draft"
 
 
-def episode_json(episode: Episode, job: Job | None) -> dict[str, Any]:
+def episode_out(episode: Episode, job: Job | None) -> EpisodeOut:
     status = episode_status(episode, job)
-    return {
-        "id": episode.id,
-        "title": episode.title,
-        "description": episode.description,
-        **{name: episode.spec.get(name) for name in ("intro_id", "outro_id", "cover_id")},
-        "segments": episode.spec["segments"],
-        "music_bed": episode.spec.get("music_bed"),
-        "crossfade_s": episode.spec.get("crossfade_s"),
-        "trim_silence": episode.spec.get("trim_silence", False),
-        "loudness": episode.spec.get("loudness") or {},
-        "output": episode.spec.get("output") or {},
-        "tags": episode.spec.get("tags") or {},
-        "status": status,
-        "job": job_json(job) if job else None,
-        "audio_url": f"/api/episodes/{episode.id}/audio" if status == "ready" else None,
-        "duration_s": episode.duration_s,
-        "integrated_lufs": episode.integrated_lufs,
-        "true_peak_db": episode.true_peak_db,
-        "size_bytes": episode.audio_size_bytes,
-        "created_at": isoformat(episode.created_at),
-        "updated_at": isoformat(episode.updated_at),
-    }
+    return EpisodeOut(
+        **{name: getattr(episode.spec, name) for name in EpisodeSpec.model_fields},
+        id=episode.id,
+        title=episode.title,
+        description=episode.description,
+        status=status,
+        job=job_out(job) if job else None,
+        audio_url=f"/api/episodes/{episode.id}/audio" if status == "ready" else None,
+        duration_s=episode.duration_s,
+        integrated_lufs=episode.integrated_lufs,
+        true_peak_db=episode.true_peak_db,
+        size_bytes=episode.audio_size_bytes,
+        created_at=isoformat(episode.created_at),
+        updated_at=isoformat(episode.updated_at),
+    )
 
 
-async def create_episode(request: Request) -> JSONResponse:
+async def create_episode(request: Request) -> Response:
     user = await current_user(request)
-    described = parse_episode(await json_object(request))
-    await _check_media(request, described, user.id)
+    described = await json_body(request, EpisodeInput)
+    spec = described.spec
+    await _check_media(request, spec, user.id)
     now = time.time()
     episode = Episode(
         id=new_id(),
         owner_id=user.id,
         title=described.title,
         description=described.description,
-        spec=described.spec,
+        spec=spec,
         audio_name=None,
         audio_size_bytes=None,
         duration_s=None,
@@ -83,47 +76,56 @@ async def create_episode(request: Request) -> JSONResponse:
         created_at=now,
         updated_at=now,
     )
-    await services(request).episodes.add(episode, media_ids=media_ids(episode.spec))
-    return JSONResponse(episode_json(episode, None), status_code=201)
+    await services(request).episodes.add(episode, media_ids=spec.media_ids())
+    return json_response(episode_out(episode, None), status_code=201)
 
 
-async def list_episodes(request: Request) -> JSONResponse:
+async def list_episodes(request: Request) -> Response:
     user = await current_user(request)
     found = services(request)
     episodes = await found.episodes.owned_by(owner_id=user.id)
     latest = await found.jobs.latest_for_episodes([episode.id for episode in episodes])
-    return JSONResponse(
-        {"items": [episode_json(episode, latest.get(episode.id)) for episode in episodes]}
+    return json_response(
+        Page[EpisodeOut](
+            items=[episode_out(episode, latest.get(episode.id)) for episode in episodes]
+        )
     )
 
 
-async def get_episode(request: Request) -> JSONResponse:
+async def get_episode(request: Request) -> Response:
     user = await current_user(request)
     episode = await _owned(request, user.id)
-    return JSONResponse(episode_json(episode, await _latest_job(request, episode)))
+    return json_response(episode_out(episode, await _latest_job(request, episode)))
 
 
-async def update_episode(request: Request) -> JSONResponse:
+async def update_episode(request: Request) -> Response:
+    """Change some fields; the ones sent replace the stored ones whole (objects too)."""
     user = await current_user(request)
     episode = await _owned(request, user.id)
+    changes = (await json_body(request, EpisodeChanges)).model_dump(exclude_unset=True)
     found = services(request)
     if await found.jobs.active_for_episode(episode.id):
         raise Conflict("The episode is being assembled; cancel the job to change it.")
-    current = {"title": episode.title, "description": episode.description, **episode.spec}
-    described = parse_episode({**current, **await json_object(request)})
-    await _check_media(request, described, user.id)
+    current = {
+        "title": episode.title,
+        "description": episode.description,
+        **episode.spec.model_dump(),
+    }
+    described = validated(EpisodeInput, {**current, **changes})
+    spec = described.spec
+    await _check_media(request, spec, user.id)
+    # The old audio no longer matches the description.
+    await found.episode_audio.forget(episode.id)
     await found.episodes.update(
         episode.id,
         title=described.title,
         description=described.description,
-        spec=described.spec,
-        media_ids=media_ids(described.spec),
+        spec=spec,
+        media_ids=spec.media_ids(),
     )
-    if episode.audio_name:
-        found.files.remove(found.files.episode_path(episode.audio_name))
     updated = await found.episodes.get(episode.id)
     assert updated is not None
-    return JSONResponse(episode_json(updated, await _latest_job(request, updated)))
+    return json_response(episode_out(updated, await _latest_job(request, updated)))
 
 
 async def delete_episode(request: Request) -> Response:
@@ -132,9 +134,7 @@ async def delete_episode(request: Request) -> Response:
     found = services(request)
     if await found.jobs.active_for_episode(episode.id):
         raise Conflict("The episode is being assembled; cancel the job first.")
-    await found.episodes.delete(episode.id)
-    if episode.audio_name:
-        found.files.remove(found.files.episode_path(episode.audio_name))
+    await found.episode_audio.delete(episode.id)
     return Response(status_code=204)
 
 
@@ -147,9 +147,7 @@ async def episode_audio(request: Request) -> Response:
     found = services(request)
     query_token = request.query_params.get("access_token")
     if query_token and "authorization" not in request.headers:
-        user = await found.users.by_id(found.tokens.subject(query_token))
-        if user is None:
-            raise Unauthorized("The token's account no longer exists.")
+        user = await user_for_token(request, query_token)
     else:
         user = await current_user(request)
     episode = await _owned(request, user.id)
@@ -159,12 +157,7 @@ async def episode_audio(request: Request) -> Response:
     if not path.exists():
         raise NotFound("The episode has no audio yet.")
     filename = f"{_safe_filename(episode.title)}{path.suffix}"
-    return FileResponse(
-        path,
-        media_type=AUDIO_TYPES.get(path.suffix, "application/octet-stream"),
-        filename=filename,
-        content_disposition_type="inline",
-    )
+    return audio_response(path, filename=filename, range_header=request.headers.get("range"))
 
 
 async def _owned(request: Request, owner_id: str) -> Episode:
@@ -180,8 +173,8 @@ async def _latest_job(request: Request, episode: Episode) -> Job | None:
     return (await services(request).jobs.latest_for_episodes([episode.id])).get(episode.id)
 
 
-async def _check_media(request: Request, described: EpisodeInput, owner_id: str) -> None:
-    refs = media_fields(described.spec)
+async def _check_media(request: Request, spec: EpisodeSpec, owner_id: str) -> None:
+    refs = spec.media_refs()
     owned = await services(request).media.many(
         {media_id for _, media_id in refs}, owner_id=owner_id
     )

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from podplus.storage.migrations import current_version
 from podplus.web.exceptions import error_response
 from podplus.web.requests import services
+from podplus.web.schemas import Health, json_response
+
+logger = logging.getLogger(__name__)
 
 
-async def healthz(request: Request) -> JSONResponse:
+async def healthz(request: Request) -> Response:
     found = services(request)
     started = time.perf_counter()
     try:
         version = await current_version(found.database)
     except Exception as exc:  # any failure to answer means "not healthy"
-        return error_response(503, "database_unavailable", f"The database does not answer: {exc}")
-    return JSONResponse(
-        {
-            "status": "ok",
-            "database": found.database.url.dialect,
-            "schema_version": version,
-            "database_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
+        logger.warning("event=health.database_unavailable error=%r", exc)
+        return error_response(503, "database_unavailable", "The database does not answer.")
+    return json_response(
+        Health(
+            status="ok",
+            database=found.database.url.dialect,
+            schema_version=version,
+            database_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
     )

@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from podplus.errors import Conflict, NotFound
 from podplus.ids import isoformat
 from podplus.storage.jobs import Job
 from podplus.web.requests import current_user, services
+from podplus.web.schemas import JobAccepted, JobOut, Page, json_response
 
 
-def job_json(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "episode_id": job.episode_id,
-        "status": job.status.value,
-        "progress": round(job.progress, 4),
-        "phase": job.phase,
-        "error": job.error,
-        "attempts": job.attempts,
-        "created_at": isoformat(job.created_at),
-        "started_at": isoformat(job.started_at),
-        "finished_at": isoformat(job.finished_at),
-    }
+def job_out(job: Job) -> JobOut:
+    return JobOut(
+        id=job.id,
+        episode_id=job.episode_id,
+        status=job.status,
+        progress=round(min(max(job.progress, 0.0), 1.0), 4),
+        phase=job.phase,
+        error=job.error,
+        attempts=job.attempts,
+        created_at=isoformat(job.created_at),
+        started_at=isoformat(job.started_at),
+        finished_at=isoformat(job.finished_at),
+    )
 
 
-async def assemble(request: Request) -> JSONResponse:
+async def assemble(request: Request) -> Response:
     user = await current_user(request)
     found = services(request)
     episode = await found.episodes.get(request.path_params["episode_id"], owner_id=user.id)
@@ -37,25 +36,25 @@ async def assemble(request: Request) -> JSONResponse:
     job = await found.jobs.enqueue(owner_id=user.id, episode_id=episode.id)
     if found.runner is not None:
         found.runner.wake()
-    return JSONResponse(
-        {"job_id": job.id, "status": job.status.value},
+    return json_response(
+        JobAccepted(job_id=job.id, status=job.status),
         status_code=202,
         headers={"Location": f"/api/jobs/{job.id}"},
     )
 
 
-async def list_jobs(request: Request) -> JSONResponse:
+async def list_jobs(request: Request) -> Response:
     user = await current_user(request)
     jobs = await services(request).jobs.owned_by(owner_id=user.id)
-    return JSONResponse({"items": [job_json(job) for job in jobs]})
+    return json_response(Page[JobOut](items=[job_out(job) for job in jobs]))
 
 
-async def get_job(request: Request) -> JSONResponse:
+async def get_job(request: Request) -> Response:
     user = await current_user(request)
-    return JSONResponse(job_json(await _owned(request, user.id)))
+    return json_response(job_out(await _owned(request, user.id)))
 
 
-async def cancel_job(request: Request) -> JSONResponse:
+async def cancel_job(request: Request) -> Response:
     user = await current_user(request)
     job = await _owned(request, user.id)
     found = services(request)
@@ -69,7 +68,7 @@ async def cancel_job(request: Request) -> JSONResponse:
             found.runner.cancel(job.id)
     now = await found.jobs.get(job.id)
     assert now is not None
-    return JSONResponse(job_json(now), status_code=202)
+    return json_response(job_out(now), status_code=202)
 
 
 async def _owned(request: Request, owner_id: str) -> Job:

@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from podplus.errors import Conflict, InvalidInput, NotFound, UnsupportedMedia
 from podplus.ids import isoformat, new_id
 from podplus.probing import ProbeFailed, integrated_lufs, probe
 from podplus.storage.media import Media, MediaKind
 from podplus.web.requests import current_user, services
+from podplus.web.schemas import MediaOut, Page, json_response
 from podplus.web.uploads import receive_upload
 
 
-def media_json(item: Media) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "filename": item.filename,
-        "kind": item.kind.value,
-        "size_bytes": item.size_bytes,
-        "duration_s": item.duration_s,
-        "sample_rate": item.sample_rate,
-        "channels": item.channels,
-        "codec": item.codec,
-        "loudness_lufs": item.loudness_lufs,
-        "created_at": isoformat(item.created_at),
-    }
+def media_out(item: Media) -> MediaOut:
+    return MediaOut(
+        id=item.id,
+        filename=item.filename,
+        kind=item.kind,
+        size_bytes=item.size_bytes,
+        duration_s=item.duration_s,
+        sample_rate=item.sample_rate,
+        channels=item.channels,
+        codec=item.codec,
+        loudness_lufs=item.loudness_lufs,
+        created_at=isoformat(item.created_at),
+    )
 
 
-async def upload_media(request: Request) -> JSONResponse:
+async def upload_media(request: Request) -> Response:
     user = await current_user(request)
     found = services(request)
     upload = await receive_upload(
@@ -82,18 +82,18 @@ async def upload_media(request: Request) -> JSONResponse:
             raise
     finally:
         found.files.remove(upload.path)
-    return JSONResponse(media_json(item), status_code=201)
+    return json_response(media_out(item), status_code=201)
 
 
-async def list_media(request: Request) -> JSONResponse:
+async def list_media(request: Request) -> Response:
     user = await current_user(request)
     items = await services(request).media.owned_by(owner_id=user.id)
-    return JSONResponse({"items": [media_json(item) for item in items]})
+    return json_response(Page[MediaOut](items=[media_out(item) for item in items]))
 
 
-async def get_media(request: Request) -> JSONResponse:
+async def get_media(request: Request) -> Response:
     user = await current_user(request)
-    return JSONResponse(media_json(await _owned(request, user.id)))
+    return json_response(media_out(await _owned(request, user.id)))
 
 
 async def delete_media(request: Request) -> Response:

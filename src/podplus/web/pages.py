@@ -1,8 +1,10 @@
-"""The web app: ``/`` and ``/studio`` as HTML pages, ``/static/...`` for their CSS and JS.
+"""The web app: ``/``, ``/studio`` and ``/docs`` as HTML pages, ``/static/...`` for their CSS
+and JS.
 
 There is no build step; the files under ``static/`` are exactly what the browser runs.
-The login gate lives in the browser because the token does (``localStorage``): both
-pages are public, and ``/studio`` opens the login modal itself when it has no valid token.
+The login gate lives in the browser because the token does (``localStorage``): every
+page is public, and ``/studio`` opens the login modal itself when it has no valid token.
+``/docs`` is the API reference, drawn in the browser from ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
@@ -71,19 +73,25 @@ class AppFiles(StaticFiles):
         return response
 
 
-def page_routes() -> list[BaseRoute]:
-    """The routes of the web app, to sit beside the API's in the app's route table."""
-    assets = AppFiles(directory=STATIC_DIR, headers=HEADERS)
-    pages = AppFiles(directory=STATIC_DIR / "pages", headers=PAGE_HEADERS)
+class WebApp:
+    """The web app's pages, as endpoints the route table lists like any other, and its files."""
 
-    def page(path: str, filename: str) -> Route:
-        async def endpoint(request: Request) -> Response:
-            return await pages.get_response(filename, request.scope)
+    def __init__(self) -> None:
+        self._assets = AppFiles(directory=STATIC_DIR, headers=HEADERS)
+        self._pages = AppFiles(directory=STATIC_DIR / "pages", headers=PAGE_HEADERS)
 
-        return Route(path, endpoint, methods=["GET", "HEAD"], name=filename.removesuffix(".html"))
+    async def landing(self, request: Request) -> Response:
+        """What podplus does, and the way in."""
+        return await self._pages.get_response("landing.html", request.scope)
 
-    return [
-        page("/", "landing.html"),
-        page("/studio", "studio.html"),
-        Mount("/static", app=assets, name="static"),
-    ]
+    async def studio(self, request: Request) -> Response:
+        """Upload, describe, assemble, listen: the creator's workspace."""
+        return await self._pages.get_response("studio.html", request.scope)
+
+    async def docs(self, request: Request) -> Response:
+        """This API's reference, rendered from ``/openapi.json``."""
+        return await self._pages.get_response("docs.html", request.scope)
+
+    def static_files(self) -> Mount:
+        """``/static/...``: the pages' CSS and JavaScript (not an API, so not documented)."""
+        return Mount("/static", app=self._assets, name="static")

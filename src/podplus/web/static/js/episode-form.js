@@ -2,11 +2,18 @@
 //
 // It owns the episode description the API takes (toJSON) and nothing else: saving and
 // assembling are the assembly panel's business.
+//
+// Its limits, defaults and formats are the server's (js/episode-spec.js), applied when the
+// schema arrives. Until then, or if it never does, the selects say "Server default" and
+// leave those fields out, and the API's own 422 messages say what doesn't fit.
 
 import { field, formatDuration, h } from "./dom.js";
+import { loadEpisodeSpec } from "./episode-spec.js";
 
-const DEFAULT_TRUE_PEAK_DB = -1;
-const LOSSY_FORMATS = new Set(["mp3", "m4a"]);
+// How the formats read; a format the server adds shows its value until it gets a label.
+const FORMAT_LABELS = { mp3: "MP3", m4a: "M4A (AAC)", wav: "WAV", flac: "FLAC" };
+// The value of the "Server default" option each select holds until the schema arrives.
+const UNSET = "";
 const SELECTS = { intro: "intro_id", outro: "outro_id", music: "music_id" };
 const NONE_LABELS = { intro: "No intro", outro: "No outro", music: "No music" };
 
@@ -23,10 +30,54 @@ export class EpisodeForm {
     this.media = new Map();
     this.segments = [];
     this.episodeId = null;
+    // The episode as last loaded: the parts of its loudness and output the form doesn't
+    // show ride along, since a PATCH replaces those objects whole.
+    this.saved = null;
+    // Formats a bitrate applies to; unknown (so never shown) until the schema says.
+    this.lossyFormats = new Set();
 
     this.form.addEventListener("input", () => this.changed());
     this.form.addEventListener("change", () => this.changed());
     this.setMedia([]);
+    this.changed();
+    loadEpisodeSpec().then(
+      (spec) => this.applySpec(spec),
+      // The form still works without it: the server fills its defaults and says what's wrong.
+      () => {},
+    );
+  }
+
+  /** Take limits, defaults and choices from the episode schema (an EpisodeSpec). */
+  applySpec(spec) {
+    const values = this.elements;
+    const gain = spec.limits("music_bed.gain_db");
+    setAttribute(values.music_gain_db, "min", gain.minimum);
+    setAttribute(values.music_gain_db, "max", gain.maximum);
+    // The default value, not the value: an episode loaded meanwhile keeps its own level.
+    setAttribute(values.music_gain_db, "value", gain.default);
+    setAttribute(values.title, "maxlength", spec.limits("title").maxLength);
+    setAttribute(values.description, "maxlength", spec.limits("description").maxLength);
+    this.lossyFormats = new Set(spec.field("output")?.["x-lossy-formats"] || []);
+
+    const formats = spec.choices("output.format");
+    if (formats.length) {
+      const chosen = values.format.value;
+      values.format.replaceChildren(...formats.map((value) => h("option", { value }, FORMAT_LABELS[value] || String(value))));
+      settle(values.format, chosen, spec.limits("output.format"));
+    }
+    for (const [select, path] of [
+      [values.target_lufs, "loudness.target_lufs"],
+      [values.bitrate_kbps, "output.bitrate_kbps"],
+    ]) {
+      const limits = spec.limits(path);
+      const chosen = select.value;
+      // A preset the server would refuse is no choice at all.
+      for (const option of [...select.options]) {
+        const value = Number(option.value);
+        if (option.value !== chosen && (value < limits.minimum || value > limits.maximum)) option.remove();
+      }
+      settle(select, chosen, limits);
+    }
     this.changed();
   }
 
@@ -92,8 +143,7 @@ export class EpisodeForm {
 
   changed() {
     this.renderSegments();
-    const lossy = LOSSY_FORMATS.has(this.elements.format.value);
-    this.bitrate.hidden = !lossy;
+    this.bitrate.hidden = !this.lossyFormats.has(this.elements.format.value);
     const music = this.elements.music_id.value !== "";
     this.elements.music_gain_db.disabled = !music;
     this.elements.music_duck.disabled = !music;
@@ -143,13 +193,19 @@ export class EpisodeForm {
     return `${ids.length} part${ids.length === 1 ? "" : "s"}, about ${formatDuration(seconds)} before crossfades and trims.`;
   }
 
-  /** The body for POST /api/episodes and PATCH /api/episodes/{id}. */
+  /**
+   * The body for POST /api/episodes and PATCH /api/episodes/{id}. A field the form has no
+   * value for is left out, so the server's default applies (or, on PATCH, the saved value).
+   */
   toJSON() {
     const values = this.elements;
-    const format = values.format.value;
-    const output = { format };
-    if (LOSSY_FORMATS.has(format)) output.bitrate_kbps = Number(values.bitrate_kbps.value);
-    const gain = Number(values.music_gain_db.value);
+    const output = { ...this.saved?.output };
+    if (values.format.value !== UNSET) output.format = values.format.value;
+    if (this.lossyFormats.has(output.format) && values.bitrate_kbps.value !== UNSET) {
+      output.bitrate_kbps = Number(values.bitrate_kbps.value);
+    }
+    const loudness = { ...this.saved?.loudness };
+    if (values.target_lufs.value !== UNSET) loudness.target_lufs = Number(values.target_lufs.value);
     return {
       title: values.title.value.trim(),
       description: values.description.value,
@@ -160,13 +216,25 @@ export class EpisodeForm {
       music_bed: values.music_id.value
         ? {
             media_id: values.music_id.value,
-            gain_db: Number.isFinite(gain) ? Math.min(0, Math.max(-60, gain)) : -18,
+            gain_db: this.musicGain(),
             duck: values.music_duck.checked,
           }
         : null,
-      loudness: { target_lufs: Number(values.target_lufs.value), true_peak_db: DEFAULT_TRUE_PEAK_DB },
-      output,
+      loudness: Object.keys(loudness).length ? loudness : undefined,
+      output: Object.keys(output).length ? output : undefined,
     };
+  }
+
+  // The bed's level within the input's range (the schema's); left out (undefined) when
+  // the input is empty, so the server's default applies.
+  musicGain() {
+    const input = this.elements.music_gain_db;
+    if (input.value.trim() === "") return undefined;
+    const gain = Number(input.value);
+    if (!Number.isFinite(gain)) return undefined;
+    const low = input.min === "" ? -Infinity : Number(input.min);
+    const high = input.max === "" ? Infinity : Number(input.max);
+    return Math.min(high, Math.max(low, gain));
   }
 
   /** Show a saved episode for editing. */
@@ -174,6 +242,7 @@ export class EpisodeForm {
     const values = this.elements;
     this.form.reset();
     this.episodeId = episode.id;
+    this.saved = episode;
     this.heading.textContent = "Edit episode";
     values.title.value = episode.title;
     values.description.value = episode.description || "";
@@ -193,6 +262,7 @@ export class EpisodeForm {
   reset() {
     this.form.reset();
     this.episodeId = null;
+    this.saved = null;
     this.heading.textContent = "New episode";
     this.segments = [];
     this.changed();
@@ -200,11 +270,33 @@ export class EpisodeForm {
 }
 
 // Select the option for a saved value, adding it if the form's list doesn't have it.
+// Returns the option (undefined for no value).
 function choose(select, value) {
-  if (value === undefined || value === null) return;
+  if (value === undefined || value === null) return undefined;
   const text = String(value);
-  if (![...select.options].some((option) => option.value === text)) {
-    select.append(h("option", { value: text }, text));
+  let option = [...select.options].find((each) => each.value === text);
+  if (!option) {
+    option = h("option", { value: text }, text);
+    select.append(option);
   }
-  select.value = text;
+  select.value = option.value;
+  return option;
+}
+
+// Once the schema is in: its default becomes what a reset shows, the "Server default"
+// placeholder goes, and whatever was chosen before (a loaded episode's value) stays.
+function settle(select, chosen, { default: fallback }) {
+  for (const option of [...select.options]) {
+    option.defaultSelected = false;
+    if (option.value === UNSET) option.remove();
+  }
+  const initial = choose(select, fallback);
+  if (initial) initial.defaultSelected = true;
+  if (chosen !== UNSET) choose(select, chosen);
+}
+
+// A schema value as an attribute; a limit the schema doesn't set sets nothing.
+function setAttribute(element, name, value) {
+  if (value === undefined || value === null) element.removeAttribute(name);
+  else element.setAttribute(name, String(value));
 }

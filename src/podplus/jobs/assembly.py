@@ -1,0 +1,139 @@
+"""Assembling one episode, from a claimed job to its published audio; no queue in sight.
+
+    episode and media → manifest.json → engine → episodes/<episode>-<job>.<ext> → row
+
+Everything it touches is passed in, so a test calls ``assemble_episode`` with a job it
+made and an engine of its choosing. It never writes the job row: it returns a
+``JobOutcome``, and the runner, which owns the queue, records it. Whatever the ending
+(success, failure, cancel, shutdown, a bug), the job's work folder is gone on return.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from podplus.jobs.manifest import build_manifest
+from podplus.jobs.supervisor import EngineOutcome
+from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
+from podplus.storage.files import FileStore
+from podplus.storage.jobs import FailureCause, Job, JobStatus
+from podplus.storage.media import MediaStore
+
+logger = logging.getLogger(__name__)
+
+# Runs the engine with this command line to its end (the runner's is a supervised one).
+RunEngine = Callable[[list[str]], Awaitable[EngineOutcome]]
+
+
+@dataclass(frozen=True)
+class AssemblyStores:
+    """What an assembly reads and writes: the episode, its media, and the files."""
+
+    episodes: EpisodeStore
+    media: MediaStore
+    files: FileStore
+    audio: EpisodeAudioFiles
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one attempt ended, as the job's next status: ``SUCCEEDED``, ``CANCELLED``,
+    ``FAILED`` (with a cause and words for people), or ``QUEUED`` when a shutdown stopped
+    it and it should run again."""
+
+    status: JobStatus
+    cause: FailureCause | None = None
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, cause: FailureCause, error: str) -> JobOutcome:
+        return cls(JobStatus.FAILED, cause, error)
+
+
+SUCCEEDED = JobOutcome(JobStatus.SUCCEEDED)
+CANCELLED = JobOutcome(JobStatus.CANCELLED)
+INTERRUPTED = JobOutcome(JobStatus.QUEUED)
+
+
+async def assemble_episode(
+    job: Job,
+    *,
+    stores: AssemblyStores,
+    engine_command: Sequence[str],
+    run_engine: RunEngine,
+) -> JobOutcome:
+    """Assemble ``job``'s episode in ``work/<job id>/`` and publish the result.
+
+    ``engine_command`` is the engine program (``[python, -m, podplus.engine]``); its
+    ``assemble`` arguments are added here and the whole line handed to ``run_engine``.
+    """
+    try:
+        return await _assemble(
+            job, stores=stores, engine_command=engine_command, run_engine=run_engine
+        )
+    finally:
+        # The whole folder: the engine keeps temporary folders of its own in it.
+        stores.files.remove_work_dir(job.id)
+
+
+async def _assemble(
+    job: Job,
+    *,
+    stores: AssemblyStores,
+    engine_command: Sequence[str],
+    run_engine: RunEngine,
+) -> JobOutcome:
+    episode = await stores.episodes.get(job.episode_id)
+    if episode is None:
+        return JobOutcome.failed(FailureCause.INPUT_MISSING, "the episode was deleted")
+    wanted = episode.spec.media_ids()
+    media = await stores.media.many(wanted, owner_id=episode.owner_id)
+    if wanted - set(media):
+        return JobOutcome.failed(
+            FailureCause.INPUT_MISSING, "a media file this episode uses was deleted"
+        )
+
+    work_dir = stores.files.work_dir(job.id)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = work_dir / "manifest.json"
+    manifest = build_manifest(episode, media, stores.files.media_path)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    output = work_dir / f"episode.{episode.spec.output.format}"
+
+    outcome = await run_engine(
+        [*engine_command, "assemble", str(manifest_path), "-o", str(output), "--json"]
+    )
+    if outcome.shut_down:
+        return INTERRUPTED
+    if outcome.cancelled:
+        return CANCELLED
+    if outcome.cause is not None:
+        return JobOutcome.failed(outcome.cause, outcome.error)
+    if not output.is_file():
+        return JobOutcome.failed(
+            FailureCause.ENGINE_ERROR, "the engine reported success but wrote no file"
+        )
+
+    done = outcome.done or {}
+    published = await stores.audio.publish(
+        episode.id,
+        output,
+        # A new name for every job: the audio it replaces stays whole until the row moves on.
+        audio_name=f"{episode.id}-{job.id}{output.suffix}",
+        duration_s=float(done.get("duration_s") or 0.0),
+        integrated_lufs=done.get("integrated_lufs"),
+        true_peak_db=done.get("true_peak_db"),
+    )
+    if published is None:
+        return JobOutcome.failed(FailureCause.INPUT_MISSING, "the episode was deleted")
+    logger.info(
+        "event=tasks.assemble.published episode_id=%s job_id=%s audio_name=%s size_bytes=%s",
+        episode.id,
+        job.id,
+        published.audio_name,
+        published.audio_size_bytes,
+    )
+    return SUCCEEDED
