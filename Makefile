@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev serve test smoke bench bench-api bench-engine lint
+.PHONY: dev serve test smoke bench bench-api bench-engine bench-spec lint
 
 dev:            ## install what is missing, then serve on 127.0.0.1:8000 (embedded SQLite)
 	scripts/setup.sh runtime
@@ -30,6 +30,10 @@ bench-api:      ## /api/users/me vs a bare endpoint, alone and with logins besid
 bench-engine:   ## the engine vs the single-pass floor vs two-pass loudnorm
 	scripts/setup.sh bench
 	$(PY) benchmarks/engine_bench.py
+
+bench-spec:     ## what validating an episode costs, against json.loads of the same body
+	scripts/setup.sh bench
+	cd benchmarks && ../$(PY) spec_bench.py
 
 lint:
 	scripts/setup.sh test
