@@ -40,9 +40,11 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv"
   "$python" -m venv "$venv"
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing podplus[$extras] into $venv"
+# constraints.txt pins every package (scripts/lock.sh writes it), so a clean clone installs
+# exactly what was tested.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  echo "setup: installing podplus[$extras] into $venv (pinned by constraints.txt)"
   "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q -e ".[$extras]"
+  "$venv/bin/python" -m pip install -q -c constraints.txt -e ".[$extras]"
   touch "$stamp"
 fi

@@ -3,10 +3,14 @@ real ffmpeg. Includes the crash that podplus was built to survive."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import PASSWORD, LiveServer
+from podplus.app import create_app
+from tests.conftest import PASSWORD, LiveServer, register
 from tests.media_files import speech, tone
 
 pytestmark = pytest.mark.slow
@@ -56,6 +61,13 @@ def poll_job(
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} never got there: {job}")
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.05)
 
 
 def engine_tree(server: LiveServer) -> list[psutil.Process]:
@@ -149,7 +161,9 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
     job_id = httpx.post(f"{base}/api/episodes/{episode['id']}/assemble", headers=auth).json()[
         "job_id"
     ]
-    poll_job(base, auth, job_id, lambda j: j["status"] == "running" and j["progress"] > 0)
+    work = server.data_dir / "media" / "work"
+    # Rendering: the float intermediate is being written.
+    wait_until(lambda: bool(list((work / job_id).glob(".podplus-*/mix.f32le"))))
     before = engine_tree(server)
     assert any("ffmpeg" in p.name() for p in before), "an engine should be running"
 
@@ -157,11 +171,15 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
     # The engine and its ffmpeg die with their parent (PR_SET_PDEATHSIG); give them a moment.
     _, survivors = psutil.wait_procs(before, timeout=5)
     print("survivors after kill -9:", [p.pid for p in survivors])
+    # Killed, the engine cleaned nothing: its float intermediate is still there.
+    assert list((work / job_id).glob(".podplus-*/mix.f32le"))
 
     restarted = live_server_factory(server.data_dir).start()
     assert all(not p.is_running() or p.status() == psutil.STATUS_ZOMBIE for p in before)
-    assert "event=supervisor.boot_sweep killed=" in restarted.log
-    assert "requeued=1" in restarted.log
+    # The sweep took the dead run's folder away before it queued the job again.
+    assert re.search(
+        r"event=supervisor\.boot_sweep killed=\d requeued=1 failed=0 work_removed=1", restarted.log
+    )
     job = poll_job(
         restarted.base_url,
         auth,
@@ -170,8 +188,32 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
         timeout_s=120,
     )
     assert job["status"] == "succeeded", job
-    assert job["attempts"] == 2
+    assert job["attempts"] == 2 and job["error"] is None
     assert engine_tree(restarted) == []
+
+    # The log says so, with no traceback anywhere.
+    assert (
+        f"event=tasks.assemble.finished episode_id={episode['id']} job_id={job_id} "
+        "status=succeeded" in restarted.log
+    )
+    assert "Traceback" not in restarted.log
+    # The files: nothing of the job in work/, the episode's audio in place.
+    assert list(work.iterdir()) == []
+    ready = httpx.get(f"{restarted.base_url}/api/episodes/{episode['id']}", headers=auth).json()
+    audio = server.data_dir / "media" / "episodes" / f"{episode['id']}-{job_id}.mp3"
+    assert ready["status"] == "ready" and audio.stat().st_size == ready["size_bytes"] > 0
+    # The rows: the job succeeded on its second attempt; both engines are recorded as over.
+    with sqlite3.connect(server.data_dir / "podplus.db") as database:
+        row = database.execute(
+            "SELECT status, attempts, error, failure_cause, lease_expires_at FROM jobs "
+            "WHERE id = ?",
+            (job_id,),
+        ).fetchone()
+        engines = database.execute(
+            "SELECT count(*), count(ended_at) FROM processes WHERE job_id = ?", (job_id,)
+        ).fetchone()
+    assert row == ("succeeded", 2, None, None, None)
+    assert engines == (2, 2)
 
 
 def test_me_keeps_answering_while_two_assemblies_run(
@@ -206,11 +248,26 @@ def test_me_keeps_answering_while_two_assemblies_run(
     assert "running" in running
 
 
-async def test_a_corrupt_input_fails_the_job_with_the_engines_message(  # type: ignore[no-untyped-def]
-    client, auth, settings, tmp_path
+def channel_less(wav: Path) -> bytes:
+    """``wav`` with its channel count zeroed: ffprobe fails on it with a line that names the
+    decoder by its heap address (``[pcm_s16le @ 0x55…] Decoder requires channel count``)."""
+    data = wav.read_bytes()
+    return data[:22] + b"\0\0" + data[24:]
+
+
+def assert_nothing_internal(error: str, data_dir: Path) -> None:
+    assert str(data_dir) not in error
+    assert not re.search(r"(^|[\s'\"(\[])/\w", error), error  # no absolute path at all
+    assert not re.search(r"0x[0-9a-fA-F]+", error), error
+    assert "Traceback" not in error and 'File "' not in error
+
+
+async def test_a_corrupt_input_fails_the_job_naming_the_part_not_the_path(  # type: ignore[no-untyped-def]
+    client, auth, settings, tmp_path, caplog
 ) -> None:
     from tests.api import finished, wait_for
 
+    caplog.set_level("INFO")
     clip = tone(tmp_path / "take.wav", seconds=2)
     media = (
         await client.post(
@@ -225,9 +282,81 @@ async def test_a_corrupt_input_fails_the_job_with_the_engines_message(  # type: 
         )
     ).json()
     # The stored file goes bad on disk after it was accepted.
-    (settings.media_root / media["id"]).write_bytes(b"\x00garbage" * 1000)
+    stored = settings.media_root / media["id"]
+    stored.write_bytes(channel_less(stored))
     queued = await client.post(f"/api/episodes/{episode['id']}/assemble", headers=auth)
-    job = await wait_for(client, auth, queued.json()["job_id"], finished, timeout_s=30)
+    job_id = queued.json()["job_id"]
+    job = await wait_for(client, auth, job_id, finished, timeout_s=30)
     assert job["status"] == "failed"
-    assert job["error"].startswith("engine failed (exit 2)")
-    assert "can't read" in job["error"]
+    assert job["error"].startswith("The assembly failed: take.wav: ffprobe can't read it: ")
+    assert "Decoder requires channel count" in job["error"]
+    assert_nothing_internal(job["error"], settings.data_dir)
+    # The log has it all, beside the job id: the path and the address included.
+    failed = next(line for line in caplog.text.splitlines() if "tasks.assemble.failed" in line)
+    assert f"job_id={job_id}" in failed and str(stored) in failed and " @ 0x" in failed
+    assert list((settings.media_root / "work").iterdir()) == []
+
+
+async def test_an_engine_that_breaks_shows_no_traceback(  # type: ignore[no-untyped-def]
+    settings, tmp_path, caplog
+) -> None:
+    from tests.api import finished, new_episode, wait_for
+
+    caplog.set_level("INFO")
+    # The real engine, short of file descriptors (as on a host at its limits): it dies of
+    # an OSError with a Python traceback full of the server's paths.
+    starved = ("prlimit", "--nofile=8:8", "--", *settings.engine_command)
+    app = create_app(replace(settings, engine_command=starved))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            auth = await register(client)
+            episode_id = await new_episode(client, auth, tmp_path)
+            queued = await client.post(f"/api/episodes/{episode_id}/assemble", headers=auth)
+            job_id = queued.json()["job_id"]
+            job = await wait_for(client, auth, job_id, finished, timeout_s=30)
+    assert job["status"] == "failed"
+    assert job["error"] == "The assembly failed; the server log has the details."
+    assert_nothing_internal(job["error"], settings.data_dir)
+    failed = next(line for line in caplog.text.splitlines() if "tasks.assemble.failed" in line)
+    assert f"job_id={job_id}" in failed and "Traceback" in failed
+    assert "Too many open files" in failed
+
+
+async def test_kill_9_of_the_engine_fails_the_job_and_leaves_no_work(  # type: ignore[no-untyped-def]
+    client, auth, settings, tmp_path
+) -> None:
+    from tests.api import finished, wait_for
+
+    clip = tone(tmp_path / "long.flac", seconds=240)
+    media = (
+        await client.post(
+            "/api/media", headers=auth, files={"file": (clip.name, clip.read_bytes())}
+        )
+    ).json()
+    episode = (
+        await client.post(
+            "/api/episodes",
+            headers=auth,
+            json={"title": "x", "segments": [{"media_id": media["id"]}]},
+        )
+    ).json()
+    queued = await client.post(f"/api/episodes/{episode['id']}/assemble", headers=auth)
+    job_id = queued.json()["job_id"]
+    work = settings.media_root / "work"
+    # Rendering: the float intermediate is being written.
+    for _ in range(600):
+        if list((work / job_id).glob(".podplus-*/mix.f32le")):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the engine never started rendering")
+    [engine] = [
+        child
+        for child in psutil.Process().children()
+        if "podplus.engine" in " ".join(child.cmdline())
+    ]
+    engine.kill()  # the engine alone: its ffmpeg go with it (PR_SET_PDEATHSIG)
+    job = await wait_for(client, auth, job_id, finished, timeout_s=30)
+    assert (job["status"], job["error"]) == ("failed", "engine crashed (killed by SIGKILL)")
+    assert list(work.iterdir()) == []

@@ -10,11 +10,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from podplus.metrics import Metrics, MetricsMiddleware
+from podplus.security.signing import AudioLinks
 from podplus.services import open_services
 from podplus.settings import Settings
 from podplus.web.exceptions import EXCEPTION_HANDLERS
+from podplus.web.headers import SecurityHeadersMiddleware
 from podplus.web.openapi import build_documents
 from podplus.web.pages import WebApp
+from podplus.web.paging import Cursors
 from podplus.web.routes import app_routes, operations
 
 
@@ -36,9 +39,18 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await services.close()
 
-    return Starlette(
+    app = Starlette(
         routes=app_routes(table, web),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(SecurityHeadersMiddleware),
+        ],
         lifespan=lifespan,
     )
+    # Signed strings, each kind under its own key derived from the secret key.
+    app.state.cursors = Cursors(secret_key=settings.secret_key)
+    app.state.audio_links = AudioLinks(
+        secret_key=settings.secret_key, ttl_s=settings.audio_link_ttl_s
+    )
+    return app

@@ -1,4 +1,4 @@
-"""The ``podplus`` command: ``serve``, ``worker``, ``user create``, ``status``."""
+"""The ``podplus`` command: ``serve``, ``worker``, ``user create``, ``user admin``, ``status``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(handler=_user_create)
+    admin = user.add_parser(
+        "admin",
+        help="grant admin rights (/api/admin/*) to an account, or take them back",
+        description="The only way to grant admin rights: signing up never does. A running "
+        "server sees the change within PODPLUS_AUTH_CACHE_S seconds.",
+    )
+    admin.add_argument("email")
+    admin.add_argument("--revoke", action="store_true", help="take admin rights away")
+    admin.set_defaults(handler=_user_admin)
     return parser
 
 
@@ -75,6 +84,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default, so anyone on this
+        # host (or any proxy here that passes the header on) could pick the address the
+        # login throttle counts. Only the proxies named in the setting are believed.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or "",
     )
     return 0
 
@@ -153,16 +167,37 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _create_user(settings: Settings, signup: UserCreate, is_admin: bool) -> User:
+    from podplus.security.strength import account_words
+    from podplus.services import open_services
+
+    email = signup.email.strip().lower()
+    name = (signup.name or "").strip()
+    services = await open_services(settings, run_jobs=False)
+    try:
+        return await services.users.create(
+            email=email,
+            name=name,
+            password_hash=await services.hasher.hash_new(
+                signup.password, user_inputs=account_words(email, name)
+            ),
+            is_admin=is_admin,
+        )
+    finally:
+        await services.close()
+
+
+def _user_admin(settings: Settings, args: argparse.Namespace) -> int:
+    user = asyncio.run(_set_admin(settings, args.email, is_admin=not args.revoke))
+    print(f"{user.email} id={user.id} admin={user.is_admin}")
+    return 0
+
+
+async def _set_admin(settings: Settings, email: str, *, is_admin: bool) -> User:
     from podplus.services import open_services
 
     services = await open_services(settings, run_jobs=False)
     try:
-        return await services.users.create(
-            email=signup.email.strip().lower(),
-            name=(signup.name or "").strip(),
-            password_hash=await services.hasher.hash(signup.password),
-            is_admin=is_admin,
-        )
+        return await services.users.set_admin(email.strip(), is_admin=is_admin)
     finally:
         await services.close()
 

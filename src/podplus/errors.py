@@ -3,21 +3,31 @@
     PodplusError
     ├── SettingsError           a bad PODPLUS_* variable; stops start-up
     ├── BadRequest              the body can't be parsed at all (not JSON, not a form)
+    │   └── ClientGone          the client went away before its upload was stored
     ├── InvalidInput            the content is wrong; names the ``field``
+    │   └── WeakPassword        a password too easy to guess, and why
     ├── Unauthorized            no valid credentials
     │   ├── BadCredentials      wrong email or password (we don't say which)
     │   └── TokenInvalid        a bearer token that isn't ours, or is malformed
-    │       └── TokenExpired    ours, but past its ``exp``
+    │       ├── TokenExpired    ours, but past its ``exp``
+    │       └── TokenRevoked    ours, but ended early (logout, new password)
     ├── Forbidden               known, but not allowed
+    │   └── LinkInvalid         a signed link we did not sign, or not for this file
+    │       └── LinkExpired     ours, but past its expiry
     ├── NotFound                missing, or someone else's
     ├── Conflict                the current state forbids it
     │   ├── EmailTaken          an account with this ``email`` exists
     │   └── EpisodeBusy         ``episode_id`` has a queued or running job
+    ├── JobQuotaExceeded        its owner has ``limit`` jobs queued or running already
     ├── PayloadTooLarge         an upload over the configured limit
+    │   ├── MediaOverLimit      past a limit on what a file may declare or cost; ``limit``
+    │   └── MediaQuotaExceeded  would take its owner past a ``quota`` of ``limit``
     ├── UnsupportedMedia        not audio (or not an image, for a cover)
     ├── RangeNotSatisfiable     a byte range outside a file of ``size_bytes``
     └── TooManyRequests         throttled; carries ``retry_after_s``
-        └── LoginThrottled      too many failed logins for an account or an address
+        ├── AnalysisBusy        the owner already has ``limit`` uploads being analysed
+        ├── LoginThrottled      too many failed logins for an account or an address
+        └── SignupThrottled     too many sign-ups from an address
 
 Storage, security and the jobs raise the specific errors; handlers raise the general
 ones. None of them knows about HTTP: ``podplus.web.exceptions`` alone maps each class
@@ -46,12 +56,27 @@ class BadRequest(PodplusError):
     """The request body can't be parsed at all."""
 
 
+class ClientGone(BadRequest):
+    """The client hung up before its upload was stored; no one hears the answer."""
+
+    def __init__(self, message: str = "The client went away before the upload was stored.") -> None:
+        super().__init__(message)
+
+
 class InvalidInput(PodplusError):
     """Well-formed, but its content is wrong; ``field`` names the culprit when one does."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class WeakPassword(InvalidInput):
+    """A password a guesser would find soon; ``reason`` says why, for the person choosing it."""
+
+    def __init__(self, reason: str, *, field: str = "password") -> None:
+        super().__init__(f"{field}: too easy to guess: {reason}", field=field)
+        self.reason = reason
 
 
 class Unauthorized(PodplusError):
@@ -79,8 +104,29 @@ class TokenExpired(TokenInvalid):
         super().__init__(message)
 
 
+class TokenRevoked(TokenInvalid):
+    """A bearer token we issued, ended before its expiry (logout, a new password)."""
+
+    def __init__(self, message: str = "The token has been revoked; log in again.") -> None:
+        super().__init__(message)
+
+
 class Forbidden(PodplusError):
     """The caller is known but may not do this."""
+
+
+class LinkInvalid(Forbidden):
+    """A signed link (an audio URL) we did not sign, or signed for another file."""
+
+    def __init__(self, message: str = "This link is not valid; ask for a new one.") -> None:
+        super().__init__(message)
+
+
+class LinkExpired(LinkInvalid):
+    """A signed link we issued, past its expiry."""
+
+    def __init__(self, message: str = "This link has expired; ask for a new one.") -> None:
+        super().__init__(message)
 
 
 class NotFound(PodplusError):
@@ -109,8 +155,42 @@ class EpisodeBusy(Conflict):
         self.episode_id = episode_id
 
 
+class JobQuotaExceeded(PodplusError):
+    """Its owner already has ``limit`` jobs queued or running (the ``active_jobs`` quota)."""
+
+    quota = "active_jobs"
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(
+            f"You have {limit} jobs queued or running, as many as your active jobs quota "
+            f"({limit}) allows; assemble this one when one of them is done."
+        )
+        self.limit = limit
+
+
 class PayloadTooLarge(PodplusError):
     """The request body passed the configured limit."""
+
+
+class MediaOverLimit(PayloadTooLarge):
+    """An upload past a limit on what a file may declare or cost to analyse.
+
+    ``limit`` names it: ``duration`` or ``analysis_time``.
+    """
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class MediaQuotaExceeded(PayloadTooLarge):
+    """An upload that would take its owner past a quota: ``storage_bytes``, ``media_files``
+    or ``media_duration_s``, whose value is ``limit``."""
+
+    def __init__(self, message: str, *, quota: str, limit: float) -> None:
+        super().__init__(message)
+        self.quota = quota
+        self.limit = limit
 
 
 class UnsupportedMedia(PodplusError):
@@ -125,11 +205,32 @@ class TooManyRequests(PodplusError):
         self.retry_after_s = retry_after_s
 
 
+class AnalysisBusy(TooManyRequests):
+    """The owner already has ``limit`` uploads being analysed; one more must wait."""
+
+    def __init__(self, *, limit: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"You have {limit} uploads being analysed, the most at once; "
+            "send this one when one of them is done.",
+            retry_after_s=retry_after_s,
+        )
+        self.limit = limit
+
+
 class LoginThrottled(TooManyRequests):
     """Too many failed logins for this account or from this address, lately."""
 
     def __init__(self, retry_after_s: int) -> None:
         super().__init__("Too many failed logins; try again later.", retry_after_s=retry_after_s)
+
+
+class SignupThrottled(TooManyRequests):
+    """Too many sign-ups from this address, lately (each one costs a password hash)."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            "Too many sign-ups from this address; try again later.", retry_after_s=retry_after_s
+        )
 
 
 class RangeNotSatisfiable(PodplusError):

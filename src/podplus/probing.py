@@ -1,73 +1,217 @@
-"""Looking inside uploads without blocking the event loop.
+"""Looking inside uploads, as cheaply and as safely as a hostile file allows.
 
-ffprobe and ffmpeg run as asyncio subprocesses; the command lines and the reading of
-their output are the engine's pure functions, so an upload is judged exactly as the
-engine will judge it at assembly time. Like the engine's, each child is tied to this
-process's life (``PR_SET_PDEATHSIG``): a worker that dies takes its loudness measurement
-(up to half an hour of it) along.
+A few kilobytes of FLAC can declare hours of 192 kHz 7.1 audio, and measuring its
+loudness means decoding every sample of it. So an upload is judged in two steps:
+
+1. ``ffprobe`` reads the headers (bounded by its probe size) and the file is refused on
+   the figures it declares (duration, sample rate, channels; ``check_figures``) before
+   a single sample is decoded;
+2. only then is its loudness measured, within a time limit that scales with the
+   declared duration.
+
+Both run like the engines (``Analyzer``): through the same launcher (a parent-death
+signal, then SCHED_IDLE and ``nice``), in a process group of their own that is killed
+whole on a timeout, a cancellation (the client went away) or any error, and always
+reaped. At most ``per_owner`` analyses run at once for one owner. The command lines and
+the reading of their output are the engine's pure functions, so an upload is judged
+exactly as the engine will judge it at assembly time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import os
+import signal
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from podplus.engine.ffmpeg import child_setup, file_url
 from podplus.engine.loudness import loudness_args, parse_ebur128
 from podplus.engine.probe import ProbeResult, ffprobe_args, is_forbidden_format, parse_ffprobe
+from podplus.errors import AnalysisBusy, MediaOverLimit, UnsupportedMedia
 
-PROBE_TIMEOUT_S = 60.0
-LOUDNESS_TIMEOUT_S = 1800.0
+logger = logging.getLogger(__name__)
+
+# ffprobe reads headers and at most its probe size (5 MB) of packets: cheap for any file.
+PROBE_TIMEOUT_S = 30.0
+# No loudness pass gets less than this, however short the file says it is; a file that
+# lies about its length is still stopped here.
+MIN_ANALYSIS_TIMEOUT_S = 30.0
+# An owner over their limit is asked to come back about when a short analysis ends.
+BUSY_RETRY_AFTER_S = 5
 
 
 class ProbeFailed(Exception):
     """ffprobe or ffmpeg could not read the file; the message is ffmpeg's reason."""
 
 
-async def probe(path: Path) -> ProbeResult:
-    stdout, _ = await _run(ffprobe_args(path), timeout_s=PROBE_TIMEOUT_S, path=path)
-    try:
-        found = parse_ffprobe(json.loads(stdout or b"{}"))
-    except json.JSONDecodeError as exc:
-        raise ProbeFailed("ffprobe gave no readable report") from exc
-    if is_forbidden_format(found.format_name):
-        raise ProbeFailed(f"{found.format_name} files are not accepted")
-    return found
+@dataclass(frozen=True, kw_only=True)
+class AnalysisLimits:
+    """What an upload may declare, and how long measuring it may take.
+
+    ``timeout_s`` is the time allowed for a file of ``max_duration_s``; a shorter file
+    gets its share of it, and never less than ``MIN_ANALYSIS_TIMEOUT_S`` (or
+    ``timeout_s`` itself, when that is smaller).
+    """
+
+    max_duration_s: float
+    max_sample_rate: int
+    max_channels: int
+    timeout_s: float
+
+    def time_limit_s(self, duration_s: float) -> float:
+        """>>> AnalysisLimits(max_duration_s=3600, max_sample_rate=96000, max_channels=8,
+        ...     timeout_s=300).time_limit_s(1800)
+        150.0
+        """
+        share = self.timeout_s * min(1.0, duration_s / self.max_duration_s)
+        return max(min(MIN_ANALYSIS_TIMEOUT_S, self.timeout_s), share)
 
 
-async def integrated_lufs(path: Path, *, nice: int) -> float | None:
-    """Integrated loudness (None for silence), measured once per upload at low priority."""
-    _, stderr = await _run(lufs_args(path, nice=nice), timeout_s=LOUDNESS_TIMEOUT_S, path=path)
-    try:
-        return parse_ebur128(stderr.decode(errors="replace")).integrated_lufs
-    except ValueError as exc:
-        raise ProbeFailed("no loudness could be measured") from exc
+def check_figures(info: ProbeResult, limits: AnalysisLimits) -> float:
+    """Refuse audio on what its headers declare, before anything is decoded.
+
+    Returns the declared duration. A file that declares no duration, rate or channel
+    count can't be bounded, so it is refused too (the engine needs all three anyway).
+    """
+    duration_s, sample_rate, channels = info.duration_s, info.sample_rate, info.channels
+    if not duration_s or duration_s <= 0 or not sample_rate or not channels:
+        raise UnsupportedMedia(
+            "The upload can't be read as an audio file: "
+            "it declares no duration, sample rate or channel count."
+        )
+    if duration_s > limits.max_duration_s:
+        raise MediaOverLimit(
+            f"The file is {_clock(duration_s)} long; the limit is {_clock(limits.max_duration_s)}.",
+            limit="duration",
+        )
+    if sample_rate > limits.max_sample_rate:
+        raise UnsupportedMedia(
+            f"The file's sample rate is {sample_rate} Hz; the limit is "
+            f"{limits.max_sample_rate} Hz. Resample it first."
+        )
+    if channels > limits.max_channels:
+        raise UnsupportedMedia(
+            f"The file has {channels} channels; the limit is {limits.max_channels}. "
+            "Mix it down first."
+        )
+    return duration_s
 
 
-def lufs_args(path: Path, *, nice: int) -> list[str]:
-    """The engine's loudness command, without the costly true peak, under ``nice``."""
-    return ["nice", "-n", str(nice), *loudness_args(path, true_peak=False)]
+class Analyzer:
+    """Runs the probes and loudness passes for uploads (one per ``podplus serve``).
+
+    ``launcher`` is the command prefix the supervisor starts engines with
+    (``podplus.jobs.supervisor.launcher_prefix``): each tool in it execs the next, so no
+    Python runs between the fork and ffmpeg, and the pid we kill is ffmpeg's own.
+    """
+
+    def __init__(self, *, limits: AnalysisLimits, launcher: Sequence[str], per_owner: int) -> None:
+        self.limits = limits
+        self._launcher = list(launcher)
+        self._per_owner = per_owner
+        self._running: Counter[str] = Counter()
+
+    def ensure_free(self, owner_id: str) -> None:
+        """Raise ``AnalysisBusy`` if the owner has no analysis slot free right now."""
+        if self._running[owner_id] >= self._per_owner:
+            raise AnalysisBusy(limit=self._per_owner, retry_after_s=BUSY_RETRY_AFTER_S)
+
+    @contextlib.contextmanager
+    def slot(self, owner_id: str) -> Iterator[None]:
+        """Hold one of the owner's analysis slots, or raise ``AnalysisBusy``.
+
+        Counted in this process: the event loop is the only writer, so check and take
+        are one step.
+        """
+        self.ensure_free(owner_id)
+        self._running[owner_id] += 1
+        try:
+            yield
+        finally:
+            self._running[owner_id] -= 1
+            if self._running[owner_id] <= 0:
+                del self._running[owner_id]
+
+    async def probe(self, path: Path) -> ProbeResult:
+        """What the file declares; ``ProbeFailed`` if ffprobe can't read it."""
+        stdout, _ = await self._run(ffprobe_args(path), timeout_s=PROBE_TIMEOUT_S, path=path)
+        try:
+            found = parse_ffprobe(json.loads(stdout or b"{}"))
+        except json.JSONDecodeError as exc:
+            raise ProbeFailed("ffprobe gave no readable report") from exc
+        if is_forbidden_format(found.format_name):
+            raise ProbeFailed(f"{found.format_name} files are not accepted")
+        return found
+
+    async def integrated_lufs(self, path: Path, *, duration_s: float) -> float | None:
+        """Integrated loudness (None for silence) of a file declaring ``duration_s``.
+
+        Raises ``MediaOverLimit`` past ``limits.time_limit_s(duration_s)``.
+        """
+        limit_s = self.limits.time_limit_s(duration_s)
+        _, stderr = await self._run(lufs_args(path), timeout_s=limit_s, path=path)
+        try:
+            return parse_ebur128(stderr.decode(errors="replace")).integrated_lufs
+        except ValueError as exc:
+            raise ProbeFailed("no loudness could be measured") from exc
+
+    async def _run(self, argv: list[str], *, timeout_s: float, path: Path) -> tuple[bytes, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            *self._launcher,
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            # Its own group, so one killpg reaches it whatever it has started; not its own
+            # session, which the kernel's autogroup would schedule as the API's equal.
+            process_group=0,
+            # The launcher sets the death signal too, but only once it runs: this also
+            # covers a parent that dies between the fork and the exec.
+            preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
+        )
+        logger.debug("event=media.analysis.started tool=%s pid=%s", argv[0], process.pid)
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
+        except TimeoutError:
+            logger.info(
+                "event=media.analysis.timeout pid=%s limit_s=%g tool=%s",
+                process.pid, timeout_s, argv[0],
+            )  # fmt: skip
+            raise MediaOverLimit(
+                f"Analysing the file took longer than its {timeout_s:g} s limit; it may be "
+                "damaged, or unusually costly to decode.",
+                limit="analysis_time",
+            ) from None
+        finally:
+            # On a timeout, a cancellation (the client went away) or any error: kill the
+            # whole group and reap it, so nothing outlives the request.
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+        if process.returncode != 0:
+            # Our storage path means nothing to the uploader; keep only ffmpeg's reason.
+            text = stderr.decode(errors="replace").replace(f"{file_url(path)}: ", "")
+            tail = text.replace(str(path), "").strip().splitlines()[-1:] or ["unreadable"]
+            raise ProbeFailed(tail[0].strip().rstrip("."))
+        return stdout, stderr
 
 
-async def _run(argv: list[str], *, timeout_s: float, path: Path) -> tuple[bytes, bytes]:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=child_setup(),  # noqa: PLW1509 - only a prctl call runs in the child
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
-    except BaseException:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        # Our storage path means nothing to the uploader; keep only ffmpeg's reason.
-        text = stderr.decode(errors="replace").replace(f"{file_url(path)}: ", "")
-        tail = text.replace(str(path), "").strip().splitlines()[-1:] or ["unreadable"]
-        raise ProbeFailed(tail[0].strip().rstrip("."))
-    return stdout, stderr
+def lufs_args(path: Path) -> list[str]:
+    """The engine's loudness command, without the costly true peak; the launcher adds the
+    priority."""
+    return loudness_args(path, true_peak=False)
+
+
+def _clock(seconds: float) -> str:
+    """>>> _clock(14400), _clock(5415.2)
+    ('4:00:00', '1:30:15')
+    """
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -9,11 +9,13 @@ from databases import Database
 from podplus.jobs.assembly import AssemblyStores
 from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.runner import Runner
-from podplus.jobs.supervisor import Supervisor
+from podplus.jobs.supervisor import Supervisor, launcher_prefix
 from podplus.metrics import Metrics
+from podplus.probing import AnalysisLimits, Analyzer
 from podplus.security.login import Authenticator
 from podplus.security.passwords import PasswordHasher
-from podplus.security.throttle import LoginThrottle
+from podplus.security.sessions import Sessions
+from podplus.security.throttle import LoginThrottle, SignupThrottle
 from podplus.security.tokens import TokenCodec
 from podplus.settings import Settings
 from podplus.storage.database import connect, open_database
@@ -23,7 +25,8 @@ from podplus.storage.jobs import JobStore
 from podplus.storage.media import MediaStore
 from podplus.storage.migrations import migrate
 from podplus.storage.processes import ProcessStore
-from podplus.storage.users import LoginFailureStore, UserStore
+from podplus.storage.throttle import CounterStore
+from podplus.storage.users import RevokedTokenStore, UserStore
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,9 @@ class Services:
     users: UserStore
     hasher: PasswordHasher
     tokens: TokenCodec
+    sessions: Sessions
     login: Authenticator
+    signups: SignupThrottle
     files: FileStore
     media: MediaStore
     episodes: EpisodeStore
@@ -44,6 +49,7 @@ class Services:
     runner: Runner | None
     identity: WorkerIdentity
     metrics: Metrics
+    analyzer: Analyzer
 
     async def close(self) -> None:
         if self.runner is not None:
@@ -92,20 +98,37 @@ async def open_services(
             metrics=metrics,
         )
         await runner.start()
-    users = UserStore(database)
+    users = UserStore(database, cache_ttl_s=settings.auth_cache_s)
     hasher = PasswordHasher(workers=settings.kdf_workers)
+    tokens = TokenCodec(secret_key=settings.secret_key, ttl_s=settings.token_ttl_s)
+    counters = CounterStore(database)
     throttle = LoginThrottle(
-        LoginFailureStore(database),
-        max_failures=settings.login_max_failures,
+        counters,
+        per_account_address=settings.login_max_failures,
+        per_address=settings.login_address_max_failures,
+        per_account=settings.login_account_max_failures,
         window_s=settings.login_window_s,
+        first_delay_s=settings.login_first_delay_s,
     )
     return Services(
         settings=settings,
         database=database,
         users=users,
         hasher=hasher,
-        tokens=TokenCodec(secret_key=settings.secret_key, ttl_s=settings.token_ttl_s),
+        tokens=tokens,
+        sessions=Sessions(
+            tokens=tokens,
+            users=users,
+            revoked=RevokedTokenStore(database),
+            cache_ttl_s=settings.auth_cache_s,
+        ),
         login=Authenticator(users=users, hasher=hasher, throttle=throttle),
+        signups=SignupThrottle(
+            counters,
+            per_address=settings.signup_max_per_address,
+            window_s=settings.login_window_s,
+            first_delay_s=settings.login_first_delay_s,
+        ),
         files=files,
         media=assembly.media,
         episodes=episodes,
@@ -116,4 +139,15 @@ async def open_services(
         runner=runner,
         identity=identity,
         metrics=metrics,
+        # Upload analysis runs like the engines: same launcher, same priority.
+        analyzer=Analyzer(
+            limits=AnalysisLimits(
+                max_duration_s=settings.max_media_duration_s,
+                max_sample_rate=settings.max_sample_rate,
+                max_channels=settings.max_channels,
+                timeout_s=settings.analysis_timeout_s,
+            ),
+            launcher=launcher_prefix(settings.engine_nice, idle=settings.engine_idle_priority),
+            per_owner=settings.max_analyses_per_user,
+        ),
     )

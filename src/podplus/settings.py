@@ -28,15 +28,35 @@ class Settings:
     media_root: Path = Path("var/media")
     secret_key: str = ""
     token_ttl_s: int = 3600
+    # How long a signed audio URL (player, download link) works without a token.
+    audio_link_ttl_s: int = 900
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 500 * 1024 * 1024
     # JSON bodies are small (an episode with 100 parts is ~20 KB); the cap is what a
     # stranger can make the server hold in memory per request.
     max_json_bytes: int = 256 * 1024
+    # What an upload may declare before anything is decoded (see ``podplus.probing``): a
+    # few KB of FLAC can declare hours of 192 kHz 7.1. Four hours is a long raw recording;
+    # 96 kHz is the highest rate the engine writes; 8 channels is 7.1, the widest common
+    # layout (the engine mixes any of them down).
+    max_media_duration_s: float = 4 * 3600.0
+    max_sample_rate: int = 96000
+    max_channels: int = 8
+    # The loudness pass of a file of ``max_media_duration_s``; shorter files get their
+    # share of it (at least 30 s). An honest 4 h stereo file takes ~25 s of one core.
+    analysis_timeout_s: float = 300.0
+    max_analyses_per_user: int = 2
+    # Per-user quotas on uploaded media, summed from the database.
+    quota_storage_bytes: int = 10 * 1024**3
+    quota_media_files: int = 1000
+    quota_media_duration_s: float = 100 * 3600.0
     max_concurrent_assemblies: int = field(default_factory=lambda: os.cpu_count() or 1)
     assembly_timeout_s: float = 3600.0
     assembly_max_attempts: int = 3
+    # Jobs one user may have queued or running at once: one user's fifty clicks would
+    # otherwise fill the queue (claiming is fair across users too, see storage/jobs.py).
+    max_active_jobs_per_user: int = 5
     engine_nice: int = 10
     engine_idle_priority: bool = True
     job_lease_s: float = 30.0
@@ -45,10 +65,20 @@ class Settings:
     shutdown_grace_s: float = 3.0
     kill_grace_s: float = 1.0
     run_jobs: bool = True
+    # Failed logins allowed before each further one is delayed (1 s, 2 s, 4 s … up to half
+    # the window): for one account from one address, from one address, for one account.
     login_max_failures: int = 10
+    login_address_max_failures: int = 30
+    login_account_max_failures: int = 100
     login_window_s: int = 900
+    login_first_delay_s: float = 1.0
+    signup_max_per_address: int = 10
+    # How stale a cached account row (admin flag, revoked tokens) may be in this process,
+    # for a change another process made; changes made here are seen at once.
+    auth_cache_s: float = 5.0
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs, networks, "*").
+    forwarded_allow_ips: tuple[str, ...] = ()
     kdf_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
-    admin_emails: frozenset[str] = frozenset()
     log_level: str = "info"
     # How the supervisor starts the engine; ``-m`` keeps it in this interpreter's venv.
     engine_command: tuple[str, ...] = (sys.executable, "-m", "podplus.engine")
@@ -69,16 +99,42 @@ class Settings:
         media_root = Path(reader.get("PODPLUS_MEDIA_ROOT", str, str(data_dir / "media"))).resolve()
         secret_key = reader.get("PODPLUS_SECRET_KEY", _secret_key, "")
         defaults = cls()
+        # Admin rights came from this list once, to whoever signed up with a listed email.
+        reader.get("PODPLUS_ADMIN_EMAILS", _no_admin_emails, None)
         return cls(
             data_dir=data_dir,
             database_url=database_url,
             media_root=media_root,
             secret_key=secret_key,
             token_ttl_s=reader.get("PODPLUS_TOKEN_TTL_S", _positive(int), defaults.token_ttl_s),
+            audio_link_ttl_s=reader.get(
+                "PODPLUS_AUDIO_LINK_TTL_S", _positive(int), defaults.audio_link_ttl_s
+            ),
             host=reader.get("PODPLUS_HOST", str, defaults.host),
             port=reader.get("PODPLUS_PORT", _port, defaults.port),
             max_upload_bytes=reader.get("PODPLUS_MAX_UPLOAD_MB", _positive(int), 500) * 1024 * 1024,
             max_json_bytes=reader.get("PODPLUS_MAX_JSON_KB", _positive(int), 256) * 1024,
+            max_media_duration_s=reader.get(
+                "PODPLUS_MAX_MEDIA_DURATION_S", _positive(float), defaults.max_media_duration_s
+            ),
+            max_sample_rate=reader.get(
+                "PODPLUS_MAX_SAMPLE_RATE", _positive(int), defaults.max_sample_rate
+            ),
+            max_channels=reader.get("PODPLUS_MAX_CHANNELS", _positive(int), defaults.max_channels),
+            analysis_timeout_s=reader.get(
+                "PODPLUS_ANALYSIS_TIMEOUT_S", _positive(float), defaults.analysis_timeout_s
+            ),
+            max_analyses_per_user=reader.get(
+                "PODPLUS_MAX_ANALYSES_PER_USER", _positive(int), defaults.max_analyses_per_user
+            ),
+            quota_storage_bytes=reader.get("PODPLUS_QUOTA_STORAGE_MB", _positive(int), 10240)
+            * 1024
+            * 1024,
+            quota_media_files=reader.get(
+                "PODPLUS_QUOTA_MEDIA_FILES", _positive(int), defaults.quota_media_files
+            ),
+            quota_media_duration_s=reader.get("PODPLUS_QUOTA_MEDIA_HOURS", _positive(float), 100.0)
+            * 3600,
             max_concurrent_assemblies=reader.get(
                 "PODPLUS_MAX_CONCURRENT_ASSEMBLIES",
                 _positive(int),
@@ -90,6 +146,11 @@ class Settings:
             assembly_max_attempts=reader.get(
                 "PODPLUS_ASSEMBLY_MAX_ATTEMPTS", _positive(int), defaults.assembly_max_attempts
             ),
+            max_active_jobs_per_user=reader.get(
+                "PODPLUS_MAX_ACTIVE_JOBS_PER_USER",
+                _positive(int),
+                defaults.max_active_jobs_per_user,
+            ),
             engine_nice=reader.get("PODPLUS_ENGINE_NICE", _nice, defaults.engine_nice),
             engine_idle_priority=reader.get(
                 "PODPLUS_ENGINE_IDLE_PRIORITY", _boolean, defaults.engine_idle_priority
@@ -99,11 +160,30 @@ class Settings:
             login_max_failures=reader.get(
                 "PODPLUS_LOGIN_MAX_FAILURES", _positive(int), defaults.login_max_failures
             ),
+            login_address_max_failures=reader.get(
+                "PODPLUS_LOGIN_ADDRESS_MAX_FAILURES",
+                _positive(int),
+                defaults.login_address_max_failures,
+            ),
+            login_account_max_failures=reader.get(
+                "PODPLUS_LOGIN_ACCOUNT_MAX_FAILURES",
+                _positive(int),
+                defaults.login_account_max_failures,
+            ),
             login_window_s=reader.get(
                 "PODPLUS_LOGIN_WINDOW_S", _positive(int), defaults.login_window_s
             ),
+            login_first_delay_s=reader.get(
+                "PODPLUS_LOGIN_FIRST_DELAY_S", _positive(float), defaults.login_first_delay_s
+            ),
+            signup_max_per_address=reader.get(
+                "PODPLUS_SIGNUP_MAX_PER_ADDRESS", _positive(int), defaults.signup_max_per_address
+            ),
+            auth_cache_s=reader.get("PODPLUS_AUTH_CACHE_S", _non_negative, defaults.auth_cache_s),
+            forwarded_allow_ips=reader.get(
+                "PODPLUS_FORWARDED_ALLOW_IPS", _addresses, defaults.forwarded_allow_ips
+            ),
             kdf_workers=reader.get("PODPLUS_KDF_WORKERS", _positive(int), defaults.kdf_workers),
-            admin_emails=reader.get("PODPLUS_ADMIN_EMAILS", _email_set, frozenset()),
             log_level=reader.get("PODPLUS_LOG_LEVEL", _log_level, defaults.log_level),
             engine_command=reader.get("PODPLUS_ENGINE_COMMAND", _command, defaults.engine_command),
         )
@@ -128,7 +208,7 @@ def load_or_create_secret_key(path: Path) -> str:
         key = ""
     if key:
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(SECRET_KEY_BYTES)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -164,7 +244,7 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
             value = kind(raw)
         except ValueError:
             raise ValueError(f"expected a positive {kind.__name__}") from None
-        if value <= 0:  # type: ignore[operator]
+        if not value > 0:  # type: ignore[operator]  # NaN too
             raise ValueError(f"expected a positive {kind.__name__}")
         return value
 
@@ -206,8 +286,32 @@ def _secret_key(raw: str) -> str:
     return raw
 
 
-def _email_set(raw: str) -> frozenset[str]:
-    return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+def _non_negative(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("expected a number of seconds, 0 or more")
+    return value
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for part in parts:
+        if part == "*":
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network (or *)") from None
+    return parts
+
+
+def _no_admin_emails(raw: str) -> None:
+    raise ValueError(
+        "no longer supported: an email address proves nothing at sign-up. Grant admin "
+        "rights with `podplus user admin EMAIL` (and take them back with --revoke)"
+    )
 
 
 def _command(raw: str) -> tuple[str, ...]:

@@ -83,12 +83,20 @@ def fuzz_config(seeded: Seeded) -> schemathesis.Config:
             },
             "operations": [
                 {
+                    # What ends tokens would end the fuzzing account's, and every later call
+                    # would be a 401; schemathesis 4.32 sends the project's headers in some
+                    # phases whatever an operation's say. tests/test_users.py checks their
+                    # answers against this document instead.
+                    "include-path-regex": "^/api/auth/logout|^/api/users/me/password$",
+                    "enabled": False,
+                },
+                {
                     "include-method": ["DELETE", "PATCH"],
                     "parameters": {
                         "path.media_id": real("spare-media"),
                         "path.episode_id": real("spare-episode"),
                     },
-                }
+                },
             ],
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -194,6 +195,31 @@ def test_a_signal_kills_ffmpeg_and_leaves_no_output(long_take, write_manifest, t
         assert any(_is_ffmpeg(child) for child in children)
         process.send_signal(sig)
         assert process.wait(timeout=10) == code
+    _, alive = psutil.wait_procs(children, timeout=3)
+    assert alive == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "manifest.json"]
+
+
+def test_a_storm_of_sigterms_to_the_group_still_leaves_nothing(long_take, write_manifest, tmp_path):  # type: ignore[no-untyped-def]
+    # A supervisor TERMs the engine's whole group, and may TERM it again (a cancel, then a
+    # shutdown) while the engine is still cleaning up: a second signal must not cut that
+    # clean-up short and leave the float intermediate (mix.f32le) or its folder behind.
+    output = tmp_path / "out.mp3"
+    command = [*ENGINE, "assemble", str(write_manifest(segments=[{"path": long_take}])),
+               "-o", str(output), "--json"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, process_group=0) as process:
+        _wait_until_rendering(process)
+        assert list(tmp_path.glob(".podplus-*/mix.f32le")), "the intermediate should exist"
+        children = _engine_children(process.pid)
+        signals_sent = 0
+        while process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+                signals_sent += 1
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.001)
+        assert process.returncode == 143
+    assert signals_sent > 1
     _, alive = psutil.wait_procs(children, timeout=3)
     assert alive == []
     assert list(tmp_path.iterdir()) == [tmp_path / "manifest.json"]

@@ -229,7 +229,7 @@ def _every_command_line() -> list[list[str]]:
         loudness_args(a),
         loudness_args(a, true_peak=False),
         ffprobe_args(a),
-        lufs_args(a, nice=10),
+        lufs_args(a),
     ]
     return commands
 

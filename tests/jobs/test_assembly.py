@@ -138,7 +138,7 @@ async def test_new_audio_replaces_the_old_file(
 @pytest.mark.parametrize(
     ("mode", "cause", "error"),
     [
-        ("fail", FailureCause.ENGINE_ERROR, "engine failed (exit 3): ffmpeg failed: Invalid data"),
+        ("fail", FailureCause.ENGINE_ERROR, "The assembly failed: ffmpeg failed: Invalid data"),
         ("crash", FailureCause.CRASHED, "engine crashed (killed by SIGSEGV)"),
         ("child-then-hang", FailureCause.TIMEOUT, "timeout"),
     ],
@@ -198,6 +198,29 @@ async def test_the_work_folder_is_gone_whatever_the_ending(
         await running
     else:
         await assemble(job, stores, supervisor, mode)
+    assert not files.work_dir(job.id).exists()
+
+
+async def test_a_folder_an_earlier_attempt_left_is_cleared_before_the_engine_starts(
+    database: Database, stores: AssemblyStores, supervisor: Supervisor, files: FileStore
+) -> None:
+    # The first attempt's host died mid-run: its intermediate is of no use to this one.
+    job = await queued_job(database)
+    stale = files.work_dir(job.id) / ".podplus-earlier"
+    stale.mkdir(parents=True)
+    (stale / "mix.f32le").write_bytes(b"\0" * 1024)
+    seen: list[list[str]] = []
+    run_engine = engine(supervisor, job)
+
+    async def looking(argv: list[str]) -> EngineOutcome:
+        seen.append(sorted(path.name for path in files.work_dir(job.id).iterdir()))
+        return await run_engine(argv)
+
+    outcome = await assemble_episode(
+        job, stores=stores, engine_command=stand_in_command("ok"), run_engine=looking
+    )
+    assert outcome == JobOutcome(JobStatus.SUCCEEDED)
+    assert seen == [["manifest.json"]]
     assert not files.work_dir(job.id).exists()
 
 

@@ -1,11 +1,17 @@
-"""The boot sweep kills what a dead run left, and never a process that merely reuses a pid."""
+"""The boot sweep kills what a dead run of this deployment left, and nothing else: not a
+process that merely reuses a pid, and not an engine it has no record of (another
+deployment's, a worker's, one run by hand), whoever its parent. It also clears the work
+folders of jobs that are not running."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -13,14 +19,18 @@ from databases import Database
 
 from podplus.ids import new_id
 from podplus.jobs.identity import WorkerIdentity
-from podplus.jobs.sweep import boot_sweep
+from podplus.jobs.sweep import SweepResult, boot_sweep
+from podplus.storage.database import connect, open_database
+from podplus.storage.files import FileStore
 from podplus.storage.jobs import FailureCause, JobStatus, JobStore
+from podplus.storage.migrations import migrate
 from podplus.storage.processes import ProcessStore
-from podplus.storage.schema import episodes
+from podplus.storage.schema import episodes, users
 from tests.jobs.conftest import add_job, stand_in_command
 
 # A worker that can't be alive: pid 1 didn't start at the epoch.
 DEAD_WORKER = f"{WorkerIdentity.current().host}:1:1.00"
+ENGINE = (sys.executable, "-m", "podplus.engine")
 
 
 @pytest.fixture
@@ -29,7 +39,14 @@ async def job_store(database: Database) -> JobStore:
     return JobStore(database)
 
 
-async def running_job(database: Database, store: JobStore, *, attempts: int) -> str:
+@pytest.fixture
+def files(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "media")
+
+
+async def running_job(
+    database: Database, store: JobStore, *, attempts: int, owner: str = DEAD_WORKER
+) -> str:
     episode_id = new_id()
     await database.execute(
         episodes.insert().values(
@@ -38,7 +55,7 @@ async def running_job(database: Database, store: JobStore, *, attempts: int) -> 
     )
     job = await store.enqueue(owner_id="u1", episode_id=episode_id)
     await database.execute(
-        f"UPDATE jobs SET status='running', attempts={attempts}, lease_owner='{DEAD_WORKER}#x', "
+        f"UPDATE jobs SET status='running', attempts={attempts}, lease_owner='{owner}#x', "
         f"lease_expires_at={time.time() + 60} WHERE id='{job.id}'"
     )
     return job.id
@@ -60,11 +77,66 @@ def spawn() -> Iterator[Callable[[list[str]], psutil.Process]]:
         process.wait()
 
 
-async def sweep(database: Database, store: JobStore, *, later_s: float = 0.0):  # type: ignore[no-untyped-def]
+@pytest.fixture
+def orphans() -> Iterator[Callable[[list[str]], psutil.Process]]:
+    """Start processes whose parent exits at once, so init (or a subreaper) adopts them,
+    as an engine's would in a container where the server is process 1's child; kill them
+    at the end."""
+    started: list[psutil.Process] = []
+
+    def start(argv: list[str]) -> psutil.Process:
+        command = " ".join(f"'{arg}'" for arg in argv)
+        shell = subprocess.run(
+            ["sh", "-c", f"{command} >/dev/null 2>&1 & echo $!"],
+            capture_output=True,
+            text=True,
+            check=True,
+            start_new_session=True,
+        )
+        started.append(psutil.Process(int(shell.stdout.strip())))
+        # The shell forks, then the child becomes the program: wait for that.
+        until(lambda: started[-1].cmdline() == argv)
+        return started[-1]
+
+    yield start
+    for process in started:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
+def waiting_engine(files: FileStore, job_id: str) -> list[str]:
+    """The real engine as the supervisor starts it, for ``job_id`` of ``files``' deployment.
+
+    Its manifest is a named pipe nobody writes, so it waits (without using the CPU) until
+    it is killed.
+    """
+    work_dir = files.work_dir(job_id)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    manifest = work_dir / "manifest.json"
+    if not manifest.exists():
+        os.mkfifo(manifest)
+    return [*ENGINE, "assemble", str(manifest), "-o", str(work_dir / "episode.mp3"), "--json"]
+
+
+def until(condition: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.02)
+
+
+def alive(process: psutil.Process) -> bool:
+    return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+
+
+async def sweep(
+    database: Database, store: JobStore, files: FileStore, *, later_s: float = 0.0
+) -> SweepResult:
     return await boot_sweep(
         identity=WorkerIdentity.current(),
         processes=ProcessStore(database),
         jobs=store,
+        files=files,
         max_attempts=3,
         grace_s=0.5,
         clock=lambda: time.time() + later_s,
@@ -86,76 +158,114 @@ async def record(database: Database, process: psutil.Process, **overrides: objec
     await ProcessStore(database).add(**values)  # type: ignore[arg-type]
 
 
-async def test_a_leftover_engine_of_a_dead_worker_is_killed(database, job_store, spawn, caplog):  # type: ignore[no-untyped-def]
-    leftover = spawn([*stand_in_command("child-then-hang"), "assemble"])
+@pytest.fixture
+async def other_deployment(tmp_path: Path) -> AsyncIterator[tuple[Database, FileStore]]:
+    """A second podplus on this host: its own database and its own data folder."""
+    database = open_database(f"sqlite:///{tmp_path / 'other' / 'podplus.db'}")
+    await connect(database)
+    await migrate(database)
+    await database.execute(
+        users.insert().values(id="u1", email="u@x.io", name="", password_hash="-", created_at=0)
+    )
+    yield database, FileStore(tmp_path / "other" / "media")
+    await database.disconnect()
+
+
+async def test_a_recorded_engine_of_a_dead_run_is_killed(  # type: ignore[no-untyped-def]
+    database, job_store, files, orphans, caplog
+):
+    leftover = orphans(waiting_engine(files, "job"))
     await record(database, leftover)
     caplog.set_level("INFO")
-    result = await sweep(database, job_store)
+    result = await sweep(database, job_store, files)
     assert result.killed == 1
-    assert not leftover.is_running() or leftover.status() == psutil.STATUS_ZOMBIE
+    assert not alive(leftover)
     assert "event=supervisor.boot_sweep killed=1" in caplog.text
 
 
-async def test_a_process_reusing_a_recorded_pid_is_left_alone(database, job_store, spawn):  # type: ignore[no-untyped-def]
+async def test_a_leftover_engine_and_its_children_are_killed(database, job_store, files, spawn):  # type: ignore[no-untyped-def]
+    work_dir = files.work_dir("job")
+    work_dir.mkdir(parents=True)
+    leftover = spawn(
+        [*stand_in_command("child-then-hang"), "assemble", str(work_dir / "manifest.json"),
+         "-o", str(work_dir / "episode.mp3")]
+    )  # fmt: skip
+    until(lambda: len(leftover.children(recursive=True)) == 1)  # its "ffmpeg"
+    family = [leftover, *leftover.children(recursive=True)]
+    await record(database, leftover)
+    assert (await sweep(database, job_store, files)).killed == 1
+    _, still_alive = psutil.wait_procs(family, timeout=3)
+    assert still_alive == []
+
+
+async def test_an_engine_nobody_recorded_is_left_alone_whoever_its_parent(  # type: ignore[no-untyped-def]
+    database, job_store, files, orphans
+):
+    # The real engine at work, adopted by init: a `podplus worker` of another deployment
+    # on this host, or the engine run by hand. The old sweep took it for a leftover of
+    # ours by its command line alone.
+    stranger = orphans(waiting_engine(files, "someone-elses"))
+    assert psutil.Process(stranger.pid).ppid() != os.getpid()
+    result = await sweep(database, job_store, files)
+    assert result.killed == 0
+    assert alive(stranger)
+
+
+async def test_each_deployment_kills_only_the_engines_in_its_own_table(  # type: ignore[no-untyped-def]
+    database, job_store, files, other_deployment, orphans
+):
+    other_database, other_files = other_deployment
+    await add_job(other_database, "job", status="running")
+    theirs = orphans(waiting_engine(other_files, "job"))
+    await record(other_database, theirs)  # recorded there, by a worker that died
+    # Even a copy of their record in our table names their data folder, not ours.
+    await record(database, theirs)
+
+    assert (await sweep(database, job_store, files)).killed == 0
+    assert alive(theirs)
+    assert (await sweep(other_database, JobStore(other_database), other_files)).killed == 1
+    assert not alive(theirs)
+
+
+async def test_a_process_reusing_a_recorded_pid_is_left_alone(database, job_store, files, spawn):  # type: ignore[no-untyped-def]
     stranger = spawn(["sleep", "30"])
+    engine_line = [*ENGINE, "assemble", str(files.work_dir("job") / "manifest.json")]
     # Same pid, but the record says it started a minute earlier as an engine.
-    await record(
-        database,
-        stranger,
-        started_at=stranger.create_time() - 60,
-        cmdline=[sys.executable, "-m", "podplus.engine", "assemble"],
-    )
-    result = await sweep(database, job_store)
+    await record(database, stranger, started_at=stranger.create_time() - 60, cmdline=engine_line)
+    result = await sweep(database, job_store, files)
     assert result.killed == 0
     assert stranger.is_running()
     # Same start time but another command line is not ours either.
-    await record(database, stranger, cmdline=["python", "-m", "podplus.engine"])
-    assert (await sweep(database, job_store)).killed == 0
+    await record(database, stranger, cmdline=engine_line)
+    assert (await sweep(database, job_store, files)).killed == 0
     assert stranger.is_running()
 
 
-async def test_a_record_from_another_boot_is_never_acted_on(database, job_store, spawn):  # type: ignore[no-untyped-def]
-    stranger = spawn(["sleep", "30"])
-    await record(database, stranger, boot_id="an-earlier-boot")
-    assert (await sweep(database, job_store)).killed == 0
-    assert stranger.is_running()
+async def test_a_record_from_another_boot_is_never_acted_on(database, job_store, files, orphans):  # type: ignore[no-untyped-def]
+    engine = orphans(waiting_engine(files, "job"))
+    await record(database, engine, boot_id="an-earlier-boot")
+    assert (await sweep(database, job_store, files)).killed == 0
+    assert alive(engine)
 
 
-async def test_an_engine_whose_parent_died_is_killed(database, job_store):  # type: ignore[no-untyped-def]
-    # A shell starts an "engine" in the background and exits: the child is re-parented,
-    # and no record names it (as after a crash between spawn and the insert).
-    engine_like = f"{sys.executable} -c 'import time; time.sleep(30)' podplus.engine assemble"
-    shell = subprocess.run(
-        ["sh", "-c", f"{engine_like} >/dev/null 2>&1 & echo $!"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    orphan = psutil.Process(int(shell.stdout.strip()))
-    assert (await sweep(database, job_store)).killed == 1
-    assert not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE
-
-
-async def test_an_engine_with_a_live_parent_is_not_an_orphan(database, job_store):  # type: ignore[no-untyped-def]
-    # Someone running the engine CLI by hand in a terminal: its parent is alive.
-    by_hand = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(30)", "podplus.engine", "assemble"]
-    )
-    try:
-        time.sleep(0.2)
-        assert (await sweep(database, job_store)).killed == 0
-        assert by_hand.poll() is None
-    finally:
-        by_hand.kill()
-        by_hand.wait()
+async def test_an_engine_of_another_live_worker_is_left_alone(  # type: ignore[no-untyped-def]
+    database, job_store, files, orphans, spawn
+):
+    # A `podplus worker` beside this server, sharing its database: its engines are its own.
+    worker = spawn(["sleep", "30"])
+    worker_id = f"{WorkerIdentity.current().host}:{worker.pid}:{worker.create_time():.2f}"
+    engine = orphans(waiting_engine(files, "job"))
+    await record(database, engine, worker_id=worker_id)
+    assert (await sweep(database, job_store, files)).killed == 0
+    assert alive(engine)
 
 
 async def test_running_jobs_of_a_dead_worker_are_requeued_until_the_attempt_limit(
-    database, job_store
+    database, job_store, files
 ):  # type: ignore[no-untyped-def]
     retry = await running_job(database, job_store, attempts=1)
     exhausted = await running_job(database, job_store, attempts=3)
-    result = await sweep(database, job_store)
+    result = await sweep(database, job_store, files)
     assert (result.requeued, result.failed) == (1, 1)
     requeued = await job_store.get(retry)
     assert requeued is not None and requeued.status is JobStatus.QUEUED
@@ -165,21 +275,53 @@ async def test_running_jobs_of_a_dead_worker_are_requeued_until_the_attempt_limi
     assert (failed.failure_cause, failed.error) == (FailureCause.INTERRUPTED, "interrupted")
 
 
-async def test_jobs_of_a_live_worker_are_left_running(database, job_store):  # type: ignore[no-untyped-def]
+async def test_jobs_of_a_live_worker_are_left_running(database, job_store, files):  # type: ignore[no-untyped-def]
     job_id = await running_job(database, job_store, attempts=1)
-    alive = WorkerIdentity.current().worker_id
-    await database.execute(f"UPDATE jobs SET lease_owner='{alive}#y' WHERE id='{job_id}'")
-    await sweep(database, job_store)
+    alive_worker = WorkerIdentity.current().worker_id
+    await database.execute(f"UPDATE jobs SET lease_owner='{alive_worker}#y' WHERE id='{job_id}'")
+    await sweep(database, job_store, files)
     job = await job_store.get(job_id)
     assert job is not None and job.status is JobStatus.RUNNING
 
 
-async def test_a_job_whose_lease_lapsed_is_requeued_though_its_worker_lives(database, job_store):  # type: ignore[no-untyped-def]
+async def test_a_job_whose_lease_lapsed_is_requeued_though_its_worker_lives(
+    database, job_store, files
+):  # type: ignore[no-untyped-def]
     # Its runner is alive but stuck (or on another host): the lease is what counts.
     job_id = await running_job(database, job_store, attempts=1)  # lease: a minute from now
-    alive = WorkerIdentity.current().worker_id
-    await database.execute(f"UPDATE jobs SET lease_owner='{alive}#y' WHERE id='{job_id}'")
-    assert (await sweep(database, job_store, later_s=30)).requeued == 0
-    assert (await sweep(database, job_store, later_s=61)).requeued == 1
+    alive_worker = WorkerIdentity.current().worker_id
+    await database.execute(f"UPDATE jobs SET lease_owner='{alive_worker}#y' WHERE id='{job_id}'")
+    assert (await sweep(database, job_store, files, later_s=30)).requeued == 0
+    assert (await sweep(database, job_store, files, later_s=61)).requeued == 1
     job = await job_store.get(job_id)
     assert job is not None and job.status is JobStatus.QUEUED
+
+
+def leave_work(files: FileStore, job_id: str) -> Path:
+    """What a killed engine leaves: its temporary folder, holding the float intermediate."""
+    temporary = files.work_dir(job_id) / ".podplus-x1y2"
+    temporary.mkdir(parents=True)
+    (temporary / "mix.f32le").write_bytes(b"\0" * 4096)
+    (files.work_dir(job_id) / "manifest.json").write_text("{}")
+    return files.work_dir(job_id)
+
+
+async def test_the_work_folders_of_jobs_that_are_not_running_are_removed(
+    database, job_store, files
+):  # type: ignore[no-untyped-def]
+    requeued = await running_job(database, job_store, attempts=1)
+    failed = await running_job(database, job_store, attempts=3)  # failed by this very sweep
+    live = await running_job(
+        database, job_store, attempts=1, owner=WorkerIdentity.current().worker_id
+    )
+    queued = await add_job(database, "queued-job", status="queued")
+    for job_id in (requeued, failed, live, queued, "job", "a-deleted-job"):
+        leave_work(files, job_id)
+
+    result = await sweep(database, job_store, files)
+
+    assert (result.requeued, result.failed) == (1, 1)
+    # Requeued, failed here, over before ("job" failed), or gone: removed.
+    assert result.work_removed == 4
+    # Still running elsewhere, or waiting for the runner that will start it over: kept.
+    assert files.work_job_ids() == sorted([live, queued])

@@ -62,3 +62,25 @@ def test_a_token_missing_a_claim_is_invalid(claims: dict[str, object]) -> None:
 def test_every_token_refusal_is_unauthorized() -> None:
     assert issubclass(TokenExpired, TokenInvalid)
     assert issubclass(TokenInvalid, Unauthorized)
+
+
+def test_every_token_has_its_own_id_and_a_precise_issue_time() -> None:
+    clock = Clock(1_700_000_000.25)
+    codec = TokenCodec(secret_key=KEY, ttl_s=60, clock=clock)
+    first, second = (codec.verify(codec.issue("u").access_token) for _ in range(2))
+    assert first.token_id != second.token_id
+    assert first.issued_at == 1_700_000_000.25
+    assert first.expires_at == 1_700_000_060.25
+
+
+def test_a_token_issued_not_before_a_time_is_issued_then() -> None:
+    clock = Clock()
+    codec = TokenCodec(secret_key=KEY, ttl_s=60, clock=clock)
+    claims = codec.verify(codec.issue("u", not_before=clock.now + 0.5).access_token)
+    assert claims.issued_at == clock.now + 0.5
+
+
+def test_a_token_without_an_id_is_invalid() -> None:
+    claims = {"sub": "u", "iat": 1, "exp": 2**40}
+    with pytest.raises(TokenInvalid):
+        TokenCodec(secret_key=KEY, ttl_s=60).verify(jwt.encode(claims, KEY, algorithm="HS256"))

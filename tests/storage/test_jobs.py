@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from podplus.errors import Conflict, EpisodeBusy
+from podplus.errors import Conflict, EpisodeBusy, JobQuotaExceeded
 from podplus.ids import new_id
 from podplus.storage.database import connect, open_database
 from podplus.storage.jobs import FailureCause, JobStatus, JobStore
@@ -147,3 +147,118 @@ async def test_a_shutdown_does_not_use_up_an_attempt(database_url: str) -> None:
     job = await store.get(queued.id)
     assert job is not None and job.attempts == 0
     await database.disconnect()
+
+
+async def two_owners(url: str, *, episodes_each: int) -> dict[str, list[str]]:
+    """Owners ``a`` and ``b`` with ``episodes_each`` episodes each; their episode ids."""
+    database = open_database(url)
+    await connect(database)
+    await migrate(database)
+    owned: dict[str, list[str]] = {}
+    for owner in ("a", "b"):
+        await database.execute(
+            users.insert().values(
+                id=owner, email=f"{owner}@x.io", name="", password_hash="-", created_at=0
+            )
+        )
+        owned[owner] = [new_id() for _ in range(episodes_each)]
+        for episode_id in owned[owner]:
+            await database.execute(
+                episodes.insert().values(
+                    id=episode_id, owner_id=owner, title="t", spec="{}", created_at=0, updated_at=0
+                )
+            )
+    await database.disconnect()
+    return owned
+
+
+async def test_one_owners_queue_does_not_hold_back_anothers_first_job(database_url: str) -> None:
+    owned = await two_owners(database_url, episodes_each=5)
+    database = open_database(database_url)
+    await connect(database)
+    clock = Clock()
+    store = JobStore(database, clock=clock)
+    first_of_a = None
+    for episode_id in owned["a"]:
+        job = await store.enqueue(owner_id="a", episode_id=episode_id)
+        first_of_a = first_of_a or job
+        clock.now += 1
+    only_of_b = await store.enqueue(owner_id="b", episode_id=owned["b"][0])
+
+    claimed = []
+    for _ in range(2):
+        job = await store.claim(worker_id="h:1:1.0", lease_s=30, max_attempts=3)
+        assert job is not None
+        claimed.append(job.id)
+    assert first_of_a is not None and claimed == [first_of_a.id, only_of_b.id]
+    await database.disconnect()
+
+
+async def test_between_idle_owners_the_one_served_longest_ago_goes_first(database_url: str) -> None:
+    # One runner, one job at a time: nobody is running when it claims, yet a's second job
+    # must not go before b's first just because a queued it earlier.
+    owned = await two_owners(database_url, episodes_each=2)
+    database = open_database(database_url)
+    await connect(database)
+    clock = Clock()
+    store = JobStore(database, clock=clock)
+    a_jobs = []
+    for episode_id in owned["a"]:
+        a_jobs.append(await store.enqueue(owner_id="a", episode_id=episode_id))
+        clock.now += 1
+    b_job = await store.enqueue(owner_id="b", episode_id=owned["b"][0])
+
+    order = []
+    while job := await store.claim(worker_id="h:1:1.0", lease_s=30, max_attempts=3):
+        order.append(job.id)
+        clock.now += 10
+        await store.succeed(job.id)
+    assert order == [a_jobs[0].id, b_job.id, a_jobs[1].id]
+    await database.disconnect()
+
+
+async def test_an_owner_at_the_active_jobs_quota_is_refused_and_nothing_is_written(
+    database_url: str,
+) -> None:
+    url, episode_ids = await seeded_url(database_url, 4)
+    database = open_database(url)
+    await connect(database)
+    store = JobStore(database)
+    first = await store.enqueue(owner_id="u", episode_id=episode_ids[0], max_active=2)
+    await store.enqueue(owner_id="u", episode_id=episode_ids[1], max_active=2)
+    await store.claim(worker_id="h:1:1.0", lease_s=30, max_attempts=3)  # running counts too
+
+    with pytest.raises(JobQuotaExceeded) as refused:
+        await store.enqueue(owner_id="u", episode_id=episode_ids[2], max_active=2)
+    assert (refused.value.quota, refused.value.limit) == ("active_jobs", 2)
+    assert "active jobs quota (2)" in refused.value.message
+    assert await database.fetch_val("SELECT count(*) FROM jobs") == 2
+    # A second click on a live episode is still "busy", whatever the quota says.
+    with pytest.raises(EpisodeBusy):
+        await store.enqueue(owner_id="u", episode_id=episode_ids[0], max_active=2)
+
+    await store.succeed(first.id)
+    again = await store.enqueue(owner_id="u", episode_id=episode_ids[2], max_active=2)
+    assert again.status is JobStatus.QUEUED
+    await database.disconnect()
+
+
+async def test_concurrent_requests_cannot_pass_the_quota_together(database_url: str) -> None:
+    url, episode_ids = await seeded_url(database_url, 12)
+    databases = [open_database(url) for _ in range(4)]
+    for database in databases:
+        await connect(database)
+    stores = [JobStore(database) for database in databases]
+
+    async def attempt(index: int, episode_id: str) -> bool:
+        try:
+            await stores[index % 4].enqueue(owner_id="u", episode_id=episode_id, max_active=3)
+        except JobQuotaExceeded:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt(n, e) for n, e in enumerate(episode_ids)))
+    assert sum(results) == 3
+    assert await databases[0].fetch_val("SELECT count(*) FROM jobs") == 3
+    for database in databases:
+        await database.disconnect()

@@ -130,9 +130,7 @@ class Assembly:
             figures, limited = self._encode(timeline, intermediate, mix, partial, work)
             os.replace(partial, self.destination)
         finally:
-            for run in self._runs:
-                run.close()
-            shutil.rmtree(work, ignore_errors=True)
+            self._clean_up(work)
         return AssemblyResult(
             output=self.destination,
             duration_s=timeline.duration_s,
@@ -346,6 +344,22 @@ class Assembly:
         raise AssertionError("unreachable")
 
     # -- processes -------------------------------------------------------------------------
+
+    def _clean_up(self, work: Path) -> None:
+        """Kill every ffmpeg this started, then remove the temporary folder (the float
+        intermediate is hundreds of MB an hour). Each step can be repeated, so when an
+        exception (an interrupting signal) cuts the clean-up short it is done again in
+        full before that exception goes on."""
+        try:
+            self._stop_and_remove(work)
+        except BaseException:
+            self._stop_and_remove(work)
+            raise
+
+    def _stop_and_remove(self, work: Path) -> None:
+        for run in self._runs:
+            run.close()
+        shutil.rmtree(work, ignore_errors=True)
 
     @staticmethod
     def _fifo(path: Path) -> Path:

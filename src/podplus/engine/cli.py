@@ -26,12 +26,14 @@ from podplus.engine.manifest import load_manifest
 from podplus.engine.probe import probe
 from podplus.engine.progress import Progress
 
+INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Whoever started us (the supervisor, a shell) takes us down with it.
     die_with_parent()
     args = _parser().parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in INTERRUPTING_SIGNALS:
         signal.signal(signum, _interrupt)
     try:
         return int(args.handler(args))
@@ -45,7 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     # Raising here unwinds the main thread through every ``finally``: ffmpeg is killed
-    # and temporary files are removed before we exit with 128 + signum.
+    # and temporary files are removed before we exit with 128 + signum. Any signal after
+    # the first is ignored: a supervisor's second TERM to the group (or a second Ctrl-C)
+    # would otherwise raise again inside that clean-up and leave the intermediate behind.
+    # Whoever can't wait for us sends SIGKILL, which no handler sees.
+    for other in INTERRUPTING_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
     raise Interrupted(signum)
 
 

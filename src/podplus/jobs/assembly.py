@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from podplus.jobs.failures import engine_error_message
 from podplus.jobs.manifest import build_manifest
 from podplus.jobs.supervisor import EngineOutcome
 from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
 from podplus.storage.files import FileStore
 from podplus.storage.jobs import FailureCause, Job, JobStatus
-from podplus.storage.media import MediaStore
+from podplus.storage.media import Media, MediaStore
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +42,17 @@ class AssemblyStores:
 @dataclass(frozen=True)
 class JobOutcome:
     """How one attempt ended, as the job's next status: ``SUCCEEDED``, ``CANCELLED``,
-    ``FAILED`` (with a cause and words for people), or ``QUEUED`` when a shutdown stopped
-    it and it should run again."""
+    ``FAILED`` (with a cause, words for its owner, and the ``detail`` only the log gets),
+    or ``QUEUED`` when a shutdown stopped it and it should run again."""
 
     status: JobStatus
     cause: FailureCause | None = None
     error: str | None = None
+    detail: str | None = None
 
     @classmethod
-    def failed(cls, cause: FailureCause, error: str) -> JobOutcome:
-        return cls(JobStatus.FAILED, cause, error)
+    def failed(cls, cause: FailureCause, error: str, *, detail: str | None = None) -> JobOutcome:
+        return cls(JobStatus.FAILED, cause, error, detail)
 
 
 SUCCEEDED = JobOutcome(JobStatus.SUCCEEDED)
@@ -97,6 +99,8 @@ async def _assemble(
         )
 
     work_dir = stores.files.work_dir(job.id)
+    # What an earlier attempt left (its host died mid-run) is of no use to this one.
+    stores.files.remove_work_dir(job.id)
     work_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = work_dir / "manifest.json"
     manifest = build_manifest(episode, media, stores.files.media_path)
@@ -111,7 +115,11 @@ async def _assemble(
     if outcome.cancelled:
         return CANCELLED
     if outcome.cause is not None:
-        return JobOutcome.failed(outcome.cause, outcome.error)
+        return JobOutcome.failed(
+            outcome.cause,
+            _public_error(outcome, media, stores.files),
+            detail=outcome.stderr_tail.strip() or outcome.error,
+        )
     if not output.is_file():
         return JobOutcome.failed(
             FailureCause.ENGINE_ERROR, "the engine reported success but wrote no file"
@@ -137,3 +145,11 @@ async def _assemble(
         published.audio_size_bytes,
     )
     return SUCCEEDED
+
+
+def _public_error(outcome: EngineOutcome, media: Mapping[str, Media], files: FileStore) -> str:
+    """The failure in words for the episode's owner: no server path, address or traceback."""
+    if outcome.cause is not FailureCause.ENGINE_ERROR or outcome.returncode <= 0:
+        return outcome.error  # fixed words: "timeout", "engine crashed (killed by …)", …
+    names = {str(files.media_path(item.storage_name)): item.filename for item in media.values()}
+    return engine_error_message(outcome.stderr_tail, names=names, roots=[str(files.root)])

@@ -27,7 +27,8 @@ def engine_stats(records: list[ProcessRecord], *, sample_s: float = 0.1) -> list
     """
     trees: list[tuple[ProcessRecord, list[psutil.Process]]] = []
     for record in records:
-        if not process_matches(record.pid, started_at=record.started_at):
+        # Only the very process recorded: a pid reused since is someone else's business.
+        if not process_matches(record.pid, started_at=record.started_at, cmdline=record.cmdline):
             continue
         try:
             leader = psutil.Process(record.pid)

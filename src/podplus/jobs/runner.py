@@ -61,6 +61,7 @@ class Runner:
             identity=self._identity,
             processes=self._processes,
             jobs=self._jobs,
+            files=self._assembly.files,
             max_attempts=self._settings.assembly_max_attempts,
             grace_s=self._settings.shutdown_grace_s,
         )
@@ -155,8 +156,13 @@ class Runner:
                 run_engine=self._engine_for(job),
             )
         except Exception as exc:
+            # The message may hold anything (a path, a query): the log has it, not the owner.
             logger.exception("event=tasks.assemble.error job_id=%s", job.id)
-            return JobOutcome.failed(FailureCause.INTERNAL, f"internal error: {exc}")
+            return JobOutcome.failed(
+                FailureCause.INTERNAL,
+                "internal error; the server log has the details",
+                detail=repr(exc),
+            )
 
     def _engine_for(self, job: Job) -> RunEngine:
         """Runs ``job``'s engine under the supervisor, with the time limit, writing its
@@ -199,6 +205,14 @@ class Runner:
             return JobStatus.CANCELLED
         if outcome.status is JobStatus.FAILED:
             cause = outcome.cause or FailureCause.INTERNAL
+            logger.warning(
+                "event=tasks.assemble.failed episode_id=%s job_id=%s cause=%s error=%r detail=%r",
+                job.episode_id,
+                job.id,
+                cause.value,
+                outcome.error,
+                outcome.detail,
+            )
             await self._jobs.fail(job.id, cause=cause, error=outcome.error or cause.value)
             self._metrics.failures.labels(cause).inc()
             return JobStatus.FAILED

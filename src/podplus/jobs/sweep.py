@@ -1,12 +1,22 @@
 """The boot sweep: before a worker claims anything, it clears what a crashed run left.
 
-1. Every recorded engine on this host whose worker is gone: if the process with that
-   pid is still the very one recorded (same boot, start time and command line), its
-   whole group is killed. A pid that now belongs to something else is never touched.
-2. Every podplus engine whose parent is gone (a child that escaped its record, e.g. a
-   crash between spawn and the insert) is killed the same way.
-3. Every running job whose worker is gone, or whose lease lapsed, is re-queued while it
-   has attempts left, and failed as ``FailureCause.INTERRUPTED`` otherwise.
+1. Every engine recorded in this deployment's process table, on this host, whose worker
+   is gone: if the process with that pid is still the very one recorded (same boot,
+   start time and command line, and that command line works in this deployment's work
+   folder for the job), its whole group is killed. Nothing else is ever killed: not a
+   process that now has a recorded pid, and not an engine that merely looks like one
+   (another deployment's, a ``podplus worker``'s, one run by hand), whoever its parent.
+2. Every running job whose worker is gone, or whose lease lapsed, loses its work folder
+   (a killed engine's float intermediate is hundreds of MB an hour), then is re-queued
+   while it has attempts left, and failed as ``FailureCause.INTERRUPTED`` otherwise. The
+   folder goes first: once the row is queued, another runner may claim it and start over.
+3. The work folder of every job that is over, or no longer exists, is removed. A queued
+   job's folder is left to the run that claims it, which starts with a clean one:
+   removing it here could race with another runner's claim.
+
+An engine that escaped its record (the server killed between the fork and the insert)
+is not hunted by name: the parent-death signal, set before the engine runs a line of its
+own, takes it down with the server.
 """
 
 from __future__ import annotations
@@ -19,16 +29,16 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 from podplus.jobs.identity import WorkerIdentity, process_matches, worker_alive
+from podplus.storage.files import FileStore
 from podplus.storage.jobs import JobStatus, JobStore
 from podplus.storage.processes import ProcessRecord, ProcessStore
 
 logger = logging.getLogger(__name__)
-
-ENGINE_MODULE = "podplus.engine"
 
 
 @dataclass(frozen=True)
@@ -36,32 +46,28 @@ class SweepResult:
     killed: int
     requeued: int
     failed: int
+    work_removed: int = 0
 
 
-def should_kill(record: ProcessRecord, identity: WorkerIdentity) -> bool:
-    """Whether a recorded engine is a leftover we may kill: ours to judge, and still itself."""
+def should_kill(record: ProcessRecord, identity: WorkerIdentity, *, work_dir: Path) -> bool:
+    """Whether a recorded engine is a leftover we may kill: ours to judge, and still itself.
+
+    ``work_dir`` is the job's work folder in this deployment: a record whose command line
+    works anywhere else was written by another deployment (a database copied over).
+    """
     if record.host != identity.host or record.boot_id != identity.boot_id:
         return False
     if record.worker_id != identity.worker_id and worker_alive(record.worker_id):
         return False  # another live worker on this host still owns it
+    if not works_in(record.cmdline, work_dir):
+        return False
     return process_matches(record.pid, started_at=record.started_at, cmdline=record.cmdline)
 
 
-def is_orphan_engine(process: psutil.Process) -> bool:
-    """A podplus engine whose parent died (it was re-parented to init or a newer reaper)."""
-    try:
-        cmdline = process.cmdline()
-        if ENGINE_MODULE not in " ".join(cmdline[:4]) and not any(
-            part.endswith("podplus-engine") for part in cmdline[:2]
-        ):
-            return False
-        parent = process.parent()
-        if parent is None or parent.pid in (0, 1):
-            return True
-        # A parent younger than its child can only be an adoptive one.
-        return parent.create_time() > process.create_time()
-    except psutil.Error:
-        return False
+def works_in(cmdline: tuple[str, ...], folder: Path) -> bool:
+    """Whether a command line names a file inside ``folder`` (its manifest, its output)."""
+    prefix = f"{folder}{os.sep}"
+    return any(arg.startswith(prefix) for arg in cmdline)
 
 
 def kill_group_and_wait(pid: int, *, grace_s: float) -> bool:
@@ -102,6 +108,7 @@ async def boot_sweep(
     identity: WorkerIdentity,
     processes: ProcessStore,
     jobs: JobStore,
+    files: FileStore,
     max_attempts: int,
     grace_s: float,
     clock: Callable[[], float] = time.time,
@@ -112,7 +119,8 @@ async def boot_sweep(
     for record in await processes.live_on_host(identity.host):
         if record.worker_id != identity.worker_id and worker_alive(record.worker_id):
             continue
-        if should_kill(record, identity) and await asyncio.to_thread(
+        work_dir = files.work_dir(record.job_id)
+        if should_kill(record, identity, work_dir=work_dir) and await asyncio.to_thread(
             kill_group_and_wait, record.pid, grace_s=grace_s
         ):
             killed += 1
@@ -121,15 +129,7 @@ async def boot_sweep(
             )
         await processes.ended(record.id)
 
-    orphans = await asyncio.to_thread(
-        lambda: [p.pid for p in psutil.process_iter() if is_orphan_engine(p)]
-    )
-    for pid in orphans:
-        if await asyncio.to_thread(kill_group_and_wait, pid, grace_s=grace_s):
-            killed += 1
-            logger.info("event=supervisor.killed_orphan pid=%s", pid)
-
-    requeued = failed = 0
+    requeued = failed = work_removed = 0
     now = clock()
     for job in await jobs.running():
         owner = job.lease_owner or ""
@@ -140,12 +140,36 @@ async def boot_sweep(
         lapsed = job.lease_expires_at is not None and job.lease_expires_at < now
         if not (same_host_and_dead or lapsed):
             continue
+        if await asyncio.to_thread(files.remove_work_dir, job.id):
+            work_removed += 1
         status = await jobs.requeue_or_fail(job.id, max_attempts=max_attempts)
         if status is JobStatus.QUEUED:
             requeued += 1
         else:
             failed += 1
+
+    work_removed += await _remove_finished_work(jobs, files)
     logger.info(
-        "event=supervisor.boot_sweep killed=%s requeued=%s failed=%s", killed, requeued, failed
+        "event=supervisor.boot_sweep killed=%s requeued=%s failed=%s work_removed=%s",
+        killed,
+        requeued,
+        failed,
+        work_removed,
     )
-    return SweepResult(killed=killed, requeued=requeued, failed=failed)
+    return SweepResult(killed=killed, requeued=requeued, failed=failed, work_removed=work_removed)
+
+
+async def _remove_finished_work(jobs: JobStore, files: FileStore) -> int:
+    """Remove the work folders of jobs that are over, or gone; return how many."""
+    folders = await asyncio.to_thread(files.work_job_ids)
+    if not folders:
+        return 0
+    statuses = await jobs.statuses(folders)
+    removed = 0
+    for job_id in folders:
+        status = statuses.get(job_id)
+        if status is not None and status.is_active:
+            continue
+        if await asyncio.to_thread(files.remove_work_dir, job_id):
+            removed += 1
+    return removed

@@ -8,10 +8,14 @@ CPU, never event-loop time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from podplus.errors import WeakPassword
+from podplus.security.strength import weakness
 
 ARGON2_TIME_COST = 2
 ARGON2_MEMORY_COST_KIB = 19 * 1024
@@ -40,6 +44,19 @@ class PasswordHasher:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._argon2.hash, password)
 
+    async def hash_new(
+        self, password: str, *, user_inputs: Sequence[str], field: str = "password"
+    ) -> str:
+        """Hash a password someone is choosing, or raise ``WeakPassword`` saying why not.
+
+        The strength estimate (pure Python, up to tens of milliseconds) runs in the pool
+        with the hash, so neither holds the event loop.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self._hash_new_sync, password, tuple(user_inputs), field
+        )
+
     async def verify(self, password_hash: str | None, password: str) -> bool:
         loop = asyncio.get_running_loop()
         target = password_hash or self._dummy_hash
@@ -51,6 +68,12 @@ class PasswordHasher:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _hash_new_sync(self, password: str, user_inputs: tuple[str, ...], field: str) -> str:
+        reason = weakness(password, user_inputs=user_inputs)
+        if reason is not None:
+            raise WeakPassword(reason, field=field)
+        return self._argon2.hash(password)
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:
         try:

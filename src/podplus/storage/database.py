@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from databases import Database
@@ -18,11 +19,23 @@ def open_database(url: str) -> Database:
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         return PodplusDatabase(url, timeout=SQLITE_BUSY_TIMEOUT_S)
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     return Database(url, min_size=1, max_size=10)
+
+
+def _create_private(path: Path) -> None:
+    """Make an empty database file (a valid SQLite database) readable by its owner only,
+    in a 0700 folder, before SQLite would create it with the umask's 0644. SQLite gives
+    the ``-wal`` and ``-shm`` files beside it the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # an existing database keeps the mode its operator gave it
+    os.close(fd)
 
 
 async def connect(database: Database) -> None:

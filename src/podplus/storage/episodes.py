@@ -11,6 +11,7 @@ from databases import Database
 
 from podplus.engine.spec import EpisodeSpec
 from podplus.storage.files import FileStore
+from podplus.storage.pages import PageOf, Position, newest_first
 from podplus.storage.schema import episode_media, episodes, jobs, processes
 
 
@@ -106,14 +107,18 @@ class EpisodeStore:
         row = await self._db.fetch_one(query)
         return None if row is None else _episode(row)
 
-    async def owned_by(self, *, owner_id: str, limit: int = 500) -> list[Episode]:
-        rows = await self._db.fetch_all(
-            episodes.select()
-            .where(episodes.c.owner_id == owner_id)
-            .order_by(episodes.c.created_at.desc())
-            .limit(limit)
+    async def owned_by(
+        self, *, owner_id: str, limit: int, after: Position | None = None
+    ) -> PageOf[Episode]:
+        """One page of the owner's episodes, newest first (see ``podplus.storage.pages``)."""
+        return await newest_first(
+            self._db,
+            episodes,
+            where=[episodes.c.owner_id == owner_id],
+            limit=limit,
+            after=after,
+            convert=_episode,
         )
-        return [_episode(row) for row in rows]
 
     async def delete(self, episode_id: str) -> None:
         """Delete the episode with its job history (the caller checks nothing is running)."""

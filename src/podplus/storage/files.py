@@ -1,6 +1,8 @@
 """Files under the media root: uploads land in a temporary file and appear by rename.
 
-Names on disk are always generated ids; a client's filename is data, never a path.
+Names on disk are always generated ids; a client's filename is data, never a path. The
+files are one user's recordings: folders are 0700 and published files 0600, so other
+accounts on the machine can't read them, whatever the umask.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from podplus.ids import new_id
 INCOMING_DIR = ".incoming"
 EPISODES_DIR = "episodes"
 WORK_DIR = "work"
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 
 
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         for folder in (root, root / INCOMING_DIR, root / EPISODES_DIR, root / WORK_DIR):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+            # Folders an earlier version made with the umask's 0755 close too; one that
+            # isn't ours to change (a mount point) stays as its operator set it.
+            with contextlib.suppress(PermissionError):
+                folder.chmod(FOLDER_MODE)
 
     def incoming_path(self) -> Path:
         """A fresh temporary path on the same filesystem as the media, so publishing is a rename."""
@@ -37,13 +45,22 @@ class FileStore:
     def work_dir(self, job_id: str) -> Path:
         return self.root / WORK_DIR / job_id
 
-    def remove_work_dir(self, job_id: str) -> None:
+    def remove_work_dir(self, job_id: str) -> bool:
         """Remove a job's work folder and everything in it (the engine's own temporary
-        folders included); a folder that isn't there is already removed."""
-        with contextlib.suppress(FileNotFoundError):
+        folders included); False if there was none."""
+        try:
             shutil.rmtree(self.work_dir(job_id))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def work_job_ids(self) -> list[str]:
+        """The jobs that have a work folder."""
+        return sorted(entry.name for entry in (self.root / WORK_DIR).iterdir() if entry.is_dir())
 
     def publish(self, temporary: Path, final: Path) -> None:
+        """Move ``temporary`` into place as ``final``, readable by its owner only."""
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, final)
 
     def sweep_incoming(self, *, idle_s: float = 600.0) -> int:

@@ -3,7 +3,8 @@
 A claim is a conditional UPDATE (``WHERE status = 'queued'``) stamped with a unique
 token, so any number of runners, on one host or many, can share the table: exactly
 one of them wins each job. A running job carries a lease its runner renews; a lease
-that lapses means its runner is gone.
+that lapses means its runner is gone. Claims are fair across owners (``fair_order``),
+and an owner may have only so many jobs queued or running (``enqueue(max_active=…)``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from databases import Database
 
-from podplus.errors import EpisodeBusy
+from podplus.errors import EpisodeBusy, JobQuotaExceeded
 from podplus.ids import new_id
-from podplus.storage.schema import jobs
+from podplus.storage.pages import PageOf, Position, newest_first
+from podplus.storage.schema import jobs, users
 
 
 class JobStatus(StrEnum):
@@ -78,6 +80,28 @@ def _job(row: object) -> Job:
     return Job(**mapping)
 
 
+def fair_order() -> tuple[sa.ColumnElement[object], ...]:
+    """The order queued jobs are claimed in: fair across owners, first come within one.
+
+    First the owners with the fewest jobs running, then among those the one whose last
+    job started longest ago (or never), then the oldest job. One owner's fiftieth job so
+    waits behind every other owner's first, whatever the order they were queued in.
+    """
+    other = jobs.alias("other")
+    running = (
+        sa.select(sa.func.count())
+        .select_from(other)
+        .where(other.c.owner_id == jobs.c.owner_id, other.c.status == JobStatus.RUNNING.value)
+        .scalar_subquery()
+    )
+    last_started = (
+        sa.select(sa.func.max(other.c.started_at))
+        .where(other.c.owner_id == jobs.c.owner_id)
+        .scalar_subquery()
+    )
+    return running, sa.func.coalesce(last_started, 0.0), jobs.c.created_at, jobs.c.id
+
+
 class JobStore:
     """The job table. Times (``created_at``, leases) come from ``clock``, in epoch seconds."""
 
@@ -87,7 +111,16 @@ class JobStore:
 
     # -- what handlers do ------------------------------------------------------------------
 
-    async def enqueue(self, *, owner_id: str, episode_id: str) -> Job:
+    async def enqueue(
+        self, *, owner_id: str, episode_id: str, max_active: int | None = None
+    ) -> Job:
+        """Queue a job for ``episode_id``; ``EpisodeBusy`` if it has a live one already.
+
+        With ``max_active``, ``JobQuotaExceeded`` when the owner already has that many jobs
+        queued or running. The count and the insert are one statement (and on PostgreSQL
+        the owner's row is locked first), so concurrent requests can't both take the last
+        place.
+        """
         job = Job(
             id=new_id(),
             owner_id=owner_id,
@@ -105,17 +138,48 @@ class JobStore:
             started_at=None,
             finished_at=None,
         )
+        row = {**job.__dict__, "status": job.status.value}
         try:
-            # One round trip: the row is exactly what we built, so nothing is read back.
-            await self._db.execute(
-                jobs.insert().values(**{**job.__dict__, "status": job.status.value})
-            )
+            if max_active is None:
+                # One round trip: the row is exactly what we built, so nothing is read back.
+                await self._db.execute(jobs.insert().values(**row))
+                inserted = True
+            else:
+                inserted = await self._insert_within_quota(row, max_active=max_active)
         except Exception as exc:
             # The partial unique index refused a second live job for the episode.
             if await self.active_for_episode(episode_id) is not None:
                 raise EpisodeBusy(episode_id) from exc
             raise
+        if not inserted:
+            if await self.active_for_episode(episode_id) is not None:
+                raise EpisodeBusy(episode_id)
+            raise JobQuotaExceeded(limit=max_active or 0)
         return job
+
+    async def _insert_within_quota(self, row: dict[str, object], *, max_active: int) -> bool:
+        """Insert ``row`` unless its owner has ``max_active`` live jobs; True if it was."""
+        columns = [name for name, value in row.items() if value is not None]
+        active = (
+            sa.select(sa.func.count())
+            .select_from(jobs)
+            .where(jobs.c.owner_id == row["owner_id"], jobs.c.status.in_(ACTIVE))
+            .scalar_subquery()
+        )
+        values = sa.select(
+            *(sa.literal(row[name], type_=jobs.c[name].type).label(name) for name in columns)
+        ).where(active < max_active)
+        insert = jobs.insert().from_select(columns, values).returning(jobs.c.id)
+        if self._db.url.dialect != "postgresql":
+            # SQLite runs a writing statement under the database's write lock, whole.
+            return await self._db.fetch_val(insert) is not None
+        async with self._db.transaction():
+            # Under READ COMMITTED two inserts would each count without the other's row:
+            # the owner's row lock puts them one after the other.
+            await self._db.execute(
+                sa.select(users.c.id).where(users.c.id == row["owner_id"]).with_for_update()
+            )
+            return await self._db.fetch_val(insert) is not None
 
     async def get(self, job_id: str, *, owner_id: str | None = None) -> Job | None:
         query = jobs.select().where(jobs.c.id == job_id)
@@ -124,14 +188,18 @@ class JobStore:
         row = await self._db.fetch_one(query)
         return None if row is None else _job(row)
 
-    async def owned_by(self, *, owner_id: str, limit: int = 200) -> list[Job]:
-        rows = await self._db.fetch_all(
-            jobs.select()
-            .where(jobs.c.owner_id == owner_id)
-            .order_by(jobs.c.created_at.desc())
-            .limit(limit)
+    async def owned_by(
+        self, *, owner_id: str, limit: int, after: Position | None = None
+    ) -> PageOf[Job]:
+        """One page of the owner's jobs, newest first (see ``podplus.storage.pages``)."""
+        return await newest_first(
+            self._db,
+            jobs,
+            where=[jobs.c.owner_id == owner_id],
+            limit=limit,
+            after=after,
+            convert=_job,
         )
-        return [_job(row) for row in rows]
 
     async def active_for_episode(self, episode_id: str) -> Job | None:
         row = await self._db.fetch_one(
@@ -179,12 +247,12 @@ class JobStore:
     # -- what runners do -------------------------------------------------------------------
 
     async def claim(self, *, worker_id: str, lease_s: float, max_attempts: int) -> Job | None:
-        """Take the oldest queued job, or return None when the queue is empty."""
+        """Take the next queued job (see ``fair_order``), or None when the queue is empty."""
         while True:
             candidate = await self._db.fetch_val(
                 sa.select(jobs.c.id)
                 .where(jobs.c.status == JobStatus.QUEUED.value)
-                .order_by(jobs.c.created_at)
+                .order_by(*fair_order())
                 .limit(1)
             )
             if candidate is None:
@@ -291,6 +359,18 @@ class JobStore:
             )
         )
         return JobStatus.QUEUED
+
+    async def statuses(self, job_ids: list[str]) -> dict[str, JobStatus]:
+        """The status of each of these jobs that exists."""
+        found: dict[str, JobStatus] = {}
+        for start in range(0, len(job_ids), 500):  # under every database's bind limit
+            rows = await self._db.fetch_all(
+                sa.select(jobs.c.id, jobs.c.status).where(
+                    jobs.c.id.in_(job_ids[start : start + 500])
+                )
+            )
+            found.update({row[0]: JobStatus(row[1]) for row in rows})
+        return found
 
     async def running(self) -> list[Job]:
         rows = await self._db.fetch_all(

@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from databases import Database
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from podplus.storage.schema import metadata, schema_migrations
+from podplus.storage.schema import (
+    jobs,
+    metadata,
+    revoked_tokens,
+    schema_migrations,
+    throttle_counters,
+)
 
 Migration = Callable[[Database], Awaitable[None]]
 
@@ -21,6 +27,12 @@ async def _create_tables(database: Database) -> None:
         await database.execute(CreateTable(table, if_not_exists=True))
         for index in table.indexes:
             await database.execute(CreateIndex(index, if_not_exists=True))
+
+
+async def _create_table(database: Database, table: sa.Table) -> None:
+    await database.execute(CreateTable(table, if_not_exists=True))
+    for index in table.indexes:
+        await database.execute(CreateIndex(index, if_not_exists=True))
 
 
 async def _add_column(database: Database, table: str, column: str, sql_type: str) -> None:
@@ -42,10 +54,30 @@ async def _add_jobs_failure_cause(database: Database) -> None:
     await _add_column(database, "jobs", "failure_cause", "VARCHAR(32)")
 
 
+async def _add_token_revocation_and_attempt_counters(database: Database) -> None:
+    # Logout everywhere and a new password end every earlier token; logout ends one.
+    await _add_column(database, "users", "tokens_valid_after", "FLOAT")
+    await _create_table(database, revoked_tokens)
+    # One row per bucket, changed atomically, instead of a row per failure counted after
+    # the fact (which let concurrent guesses through before any was recorded).
+    await _create_table(database, throttle_counters)
+    await database.execute("DROP TABLE IF EXISTS login_failures")
+
+
+async def _index_jobs_by_owner(database: Database) -> None:
+    # The per-owner quota counts an owner's live jobs, and fair claiming reads how many
+    # each owner has running and when their last one started.
+    for index in jobs.indexes:
+        if index.name in ("ix_jobs_owner_status", "ix_jobs_owner_started"):
+            await database.execute(CreateIndex(index, if_not_exists=True))
+
+
 # Append-only: version N is MIGRATIONS[N - 1]. Never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,  # 1
     _add_jobs_failure_cause,  # 2
+    _add_token_revocation_and_attempt_counters,  # 3
+    _index_jobs_by_owner,  # 4
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

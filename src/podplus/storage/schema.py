@@ -25,17 +25,32 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(400), nullable=False),
     sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Tokens issued before this are refused: "log out everywhere" and a new password set it.
+    sa.Column("tokens_valid_after", sa.Float),
 )
 
-login_failures = sa.Table(
-    "login_failures",
+# Tokens ended one at a time (logout), kept until they would have expired anyway.
+revoked_tokens = sa.Table(
+    "revoked_tokens",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("address", sa.String(64), nullable=False),
-    sa.Column("failed_at", sa.Float, nullable=False),
-    sa.Index("ix_login_failures_email", "email", "failed_at"),
-    sa.Index("ix_login_failures_address", "address", "failed_at"),
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("user_id", ID, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_revoked_tokens_user", "user_id", "expires_at"),
+    sa.Index("ix_revoked_tokens_expires", "expires_at"),
+)
+
+# Attempts that cost a password hash (logins, sign-ups), counted per bucket: an account from
+# an address, an address, an account. One row each, changed by one atomic statement.
+throttle_counters = sa.Table(
+    "throttle_counters",
+    metadata,
+    sa.Column("bucket", sa.String(400), primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_attempt_at", sa.Float, nullable=False),
+    # An (account, address) bucket that logged in: spared the account-wide limit until then.
+    sa.Column("trusted_until", sa.Float),
+    sa.Index("ix_throttle_counters_last_attempt", "last_attempt_at"),
 )
 
 media = sa.Table(
@@ -107,6 +122,9 @@ jobs = sa.Table(
     sa.Column("finished_at", sa.Float),
     sa.Index("ix_jobs_status", "status", "created_at"),
     sa.Index("ix_jobs_owner", "owner_id", "created_at"),
+    # For the per-owner quota and fair claiming: an owner's live jobs, their last start.
+    sa.Index("ix_jobs_owner_status", "owner_id", "status"),
+    sa.Index("ix_jobs_owner_started", "owner_id", "started_at"),
     sa.Index("ix_jobs_episode", "episode_id", "created_at"),
     # At most one live job per episode, enforced by the database so two clicks can't race.
     sa.Index(

@@ -1,16 +1,17 @@
-"""Users and their login failures."""
+"""Users, and the tokens they ended before their time."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from databases import Database
 
-from podplus.errors import EmailTaken
+from podplus.errors import EmailTaken, NotFound
 from podplus.ids import new_id
-from podplus.storage.schema import login_failures, users
+from podplus.storage.schema import revoked_tokens, users
 
 MAX_CACHED_USERS = 10_000
 
@@ -23,6 +24,8 @@ class User:
     password_hash: str
     is_admin: bool
     created_at: float
+    # Tokens issued (``iat``) before this are refused; 0 when none has been ended this way.
+    tokens_valid_after: float = 0.0
 
 
 def _user(row: object) -> User:
@@ -34,18 +37,30 @@ def _user(row: object) -> User:
         password_hash=mapping["password_hash"],
         is_admin=bool(mapping["is_admin"]),
         created_at=mapping["created_at"],
+        tokens_valid_after=mapping["tokens_valid_after"] or 0.0,
     )
 
 
 class UserStore:
     """Accounts. Lookups by id are cached for ``cache_ttl_s``: every authenticated request
     makes one, and a cached answer costs a dict lookup instead of a database round trip.
-    Changes made through this store drop the entry at once; another process's changes are
-    seen within the TTL."""
 
-    def __init__(self, database: Database, *, cache_ttl_s: float = 30.0) -> None:
+    The TTL is the bound on how stale a row may be: a change made through this store
+    (a new password, logout everywhere, admin rights) drops the entry at once; one made by
+    another process (a second server, ``podplus user admin``) is seen within ``cache_ttl_s``.
+    ``monotonic`` tells the cache's time.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        cache_ttl_s: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = database
         self._cache_ttl_s = cache_ttl_s
+        self._monotonic = monotonic
         self._cache: dict[str, tuple[float, User]] = {}
 
     async def create(
@@ -59,8 +74,9 @@ class UserStore:
             is_admin=is_admin,
             created_at=time.time(),
         )
+        values = {**user.__dict__, "tokens_valid_after": None}
         try:
-            await self._db.execute(users.insert().values(**user.__dict__))
+            await self._db.execute(users.insert().values(**values))
         except Exception as exc:
             # The unique index is the real guard against two sign-ups racing.
             if await self.by_email(email) is not None:
@@ -73,7 +89,7 @@ class UserStore:
         return None if row is None else _user(row)
 
     async def by_id(self, user_id: str) -> User | None:
-        now = time.monotonic()
+        now = self._monotonic()
         cached = self._cache.get(user_id)
         if cached is not None and cached[0] > now:
             return cached[1]
@@ -81,56 +97,74 @@ class UserStore:
         if row is None:
             return None
         user = _user(row)
-        if len(self._cache) >= MAX_CACHED_USERS:
-            self._cache.clear()
-        self._cache[user_id] = (now + self._cache_ttl_s, user)
+        if self._cache_ttl_s > 0:
+            if len(self._cache) >= MAX_CACHED_USERS:
+                self._cache.clear()
+            self._cache[user_id] = (now + self._cache_ttl_s, user)
         return user
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Replace the hash (same password, stronger parameters): tokens stay valid."""
         self._cache.pop(user_id, None)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(password_hash=password_hash)
         )
 
+    async def set_password(self, user_id: str, password_hash: str, *, at: float) -> None:
+        """A new password: every token issued before ``at`` stops working."""
+        self._cache.pop(user_id, None)
+        await self._db.execute(
+            users.update()
+            .where(users.c.id == user_id)
+            .values(password_hash=password_hash, tokens_valid_after=at)
+        )
 
-class LoginFailureStore:
-    """Failed logins, counted per email and per client address over a sliding window."""
+    async def end_tokens_before(self, user_id: str, *, at: float) -> None:
+        """Every token of the account issued before ``at`` stops working."""
+        self._cache.pop(user_id, None)
+        await self._db.execute(
+            users.update().where(users.c.id == user_id).values(tokens_valid_after=at)
+        )
+
+    async def set_admin(self, email: str, *, is_admin: bool) -> User:
+        """Grant or revoke admin rights; raise ``NotFound`` when no account has ``email``."""
+        user = await self.by_email(email)
+        if user is None:
+            raise NotFound(f"No account has the email {email.lower()}.")
+        self._cache.pop(user.id, None)
+        await self._db.execute(
+            users.update().where(users.c.id == user.id).values(is_admin=is_admin)
+        )
+        return User(**{**user.__dict__, "is_admin": is_admin})
+
+
+class RevokedTokenStore:
+    """Tokens ended one at a time (logout), by id (``jti``), until they expire anyway."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def record(self, *, email: str, address: str, at: float) -> None:
-        await self._db.execute(
-            login_failures.insert().values(email=email.lower(), address=address, failed_at=at)
-        )
-
-    async def oldest_recent(
-        self, *, email: str, address: str, since: float, limit: int
-    ) -> float | None:
-        """When failures for ``email`` or from ``address`` since ``since`` number ``limit`` or
-        more, return the time of the oldest of the last ``limit``: the lock lifts a window after it.
-        """
-        latest: float | None = None
-        for column, value in (
-            (login_failures.c.email, email.lower()),
-            (login_failures.c.address, address),
-        ):
-            query = (
-                sa.select(login_failures.c.failed_at)
-                .where(column == value, login_failures.c.failed_at > since)
-                .order_by(login_failures.c.failed_at.desc())
-                .offset(limit - 1)
-                .limit(1)
+    async def revoke(self, *, token_id: str, user_id: str, expires_at: float) -> None:
+        try:
+            await self._db.execute(
+                revoked_tokens.insert().values(jti=token_id, user_id=user_id, expires_at=expires_at)
             )
-            found = await self._db.fetch_val(query)
-            if found is not None and (latest is None or found > latest):
-                latest = found
-        return latest
+        except Exception:
+            # Logging out twice with one token (two tabs): it is revoked either way.
+            if not await self._db.fetch_val(
+                sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == token_id)
+            ):
+                raise
 
-    async def clear_email(self, email: str) -> None:
-        await self._db.execute(
-            login_failures.delete().where(login_failures.c.email == email.lower())
+    async def live_for(self, user_id: str, *, now: float) -> frozenset[str]:
+        """The ids of the account's revoked tokens that haven't expired yet."""
+        rows = await self._db.fetch_all(
+            sa.select(revoked_tokens.c.jti).where(
+                revoked_tokens.c.user_id == user_id, revoked_tokens.c.expires_at > now
+            )
         )
+        return frozenset(row[0] for row in rows)
 
-    async def prune(self, *, before: float) -> None:
-        await self._db.execute(login_failures.delete().where(login_failures.c.failed_at < before))
+    async def prune(self, *, now: float) -> None:
+        """Forget revocations of tokens that have expired: they are refused for that."""
+        await self._db.execute(revoked_tokens.delete().where(revoked_tokens.c.expires_at <= now))

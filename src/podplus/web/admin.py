@@ -30,10 +30,13 @@ async def metrics(request: Request) -> Response:
 
 
 async def processes(request: Request) -> Response:
+    # The flag is read from the account's row on every request (cached no longer than
+    # PODPLUS_AUTH_CACHE_S), never from the token: `podplus user admin EMAIL --revoke`
+    # takes effect on the next request after that, tokens or not.
     user = await current_user(request)
-    found = services(request)
-    if not (user.is_admin or user.email in found.settings.admin_emails):
+    if not user.is_admin:
         raise Forbidden("Only an admin may see the engine processes.")
+    found = services(request)
     items = []
     for stats in await live_engines(found):
         job = await found.jobs.get(stats.job_id)

@@ -1,4 +1,7 @@
-"""``/api/episodes``: describe an episode, change it, fetch its audio."""
+"""``/api/episodes``: describe an episode, list, change and delete them.
+
+The audio is served by ``podplus.web.episode_audio``.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,9 @@ from podplus.errors import Conflict, InvalidInput, NotFound
 from podplus.ids import isoformat, new_id
 from podplus.storage.episodes import Episode
 from podplus.storage.jobs import Job, JobStatus
-from podplus.web.audio import audio_response
 from podplus.web.jobs import job_out
-from podplus.web.requests import (
-    current_user,
-    json_body,
-    services,
-    user_for_token,
-    validated,
-)
+from podplus.web.paging import page_query
+from podplus.web.requests import current_user, json_body, services, validated
 from podplus.web.schemas import EpisodeOut, EpisodeStatus, Page, json_response
 
 
@@ -83,11 +80,13 @@ async def create_episode(request: Request) -> Response:
 async def list_episodes(request: Request) -> Response:
     user = await current_user(request)
     found = services(request)
-    episodes = await found.episodes.owned_by(owner_id=user.id)
-    latest = await found.jobs.latest_for_episodes([episode.id for episode in episodes])
+    query = page_query(request, list_name="episodes", owner_id=user.id)
+    page = await found.episodes.owned_by(owner_id=user.id, limit=query.limit, after=query.after)
+    latest = await found.jobs.latest_for_episodes([episode.id for episode in page.items])
     return json_response(
         Page[EpisodeOut](
-            items=[episode_out(episode, latest.get(episode.id)) for episode in episodes]
+            items=[episode_out(episode, latest.get(episode.id)) for episode in page.items],
+            next=query.cursor(page.next),
         )
     )
 
@@ -138,28 +137,6 @@ async def delete_episode(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def episode_audio(request: Request) -> Response:
-    """The assembled file, with ETag and byte ranges so players can seek.
-
-    An ``<audio>`` element can't send an Authorization header, so this one route also
-    takes the token as ``?access_token=``.
-    """
-    found = services(request)
-    query_token = request.query_params.get("access_token")
-    if query_token and "authorization" not in request.headers:
-        user = await user_for_token(request, query_token)
-    else:
-        user = await current_user(request)
-    episode = await _owned(request, user.id)
-    if not episode.audio_name:
-        raise NotFound("The episode has no audio yet.")
-    path = found.files.episode_path(episode.audio_name)
-    if not path.exists():
-        raise NotFound("The episode has no audio yet.")
-    filename = f"{_safe_filename(episode.title)}{path.suffix}"
-    return audio_response(path, filename=filename, range_header=request.headers.get("range"))
-
-
 async def _owned(request: Request, owner_id: str) -> Episode:
     episode = await services(request).episodes.get(
         request.path_params["episode_id"], owner_id=owner_id
@@ -187,8 +164,3 @@ async def _check_media(request: Request, spec: EpisodeSpec, owner_id: str) -> No
             raise InvalidInput(f"{field}: must be an image uploaded with kind=cover.")
         if not wants_image and not item.kind.is_audio:
             raise InvalidInput(f"{field}: must be audio, not a cover image.")
-
-
-def _safe_filename(title: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()
-    return cleaned[:100] or "episode"

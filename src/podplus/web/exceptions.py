@@ -14,6 +14,8 @@ from podplus.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    JobQuotaExceeded,
+    MediaQuotaExceeded,
     NotFound,
     PayloadTooLarge,
     PodplusError,
@@ -22,6 +24,7 @@ from podplus.errors import (
     Unauthorized,
     UnsupportedMedia,
 )
+from podplus.web.headers import ERROR_HEADERS
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +38,14 @@ ERROR_ANSWERS: dict[type[PodplusError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Conflict: (409, "conflict"),
     PayloadTooLarge: (413, "payload_too_large"),
+    # Its own code: deleting media helps, a smaller file may not.
+    MediaQuotaExceeded: (413, "quota_exceeded"),
     UnsupportedMedia: (415, "unsupported_media"),
     RangeNotSatisfiable: (416, "range_not_satisfiable"),
     InvalidInput: (422, "invalid_input"),
     TooManyRequests: (429, "too_many_requests"),
+    # Not a throttle: no Retry-After, since the wait is until one of the jobs ends.
+    JobQuotaExceeded: (429, "quota_exceeded"),
     PodplusError: (500, "internal_error"),
 }
 
@@ -101,7 +108,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     # The traceback goes to the log, never to the client.
     logger.exception("event=http.unexpected_error path=%s", request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "Something went wrong on our side.")
+    # Sent past the middleware (see ``podplus.web.headers``), so it brings its own headers.
+    return error_response(
+        500, "internal_error", "Something went wrong on our side.", dict(ERROR_HEADERS)
+    )
 
 
 EXCEPTION_HANDLERS = {

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from podplus.errors import Conflict, NotFound
 from podplus.ids import isoformat
 from podplus.storage.jobs import Job
+from podplus.web.paging import page_query
 from podplus.web.requests import current_user, services
 from podplus.web.schemas import JobAccepted, JobOut, Page, json_response
 
@@ -33,7 +34,11 @@ async def assemble(request: Request) -> Response:
     episode = await found.episodes.get(request.path_params["episode_id"], owner_id=user.id)
     if episode is None:
         raise NotFound("No such episode.")
-    job = await found.jobs.enqueue(owner_id=user.id, episode_id=episode.id)
+    job = await found.jobs.enqueue(
+        owner_id=user.id,
+        episode_id=episode.id,
+        max_active=found.settings.max_active_jobs_per_user,
+    )
     if found.runner is not None:
         found.runner.wake()
     return json_response(
@@ -45,8 +50,13 @@ async def assemble(request: Request) -> Response:
 
 async def list_jobs(request: Request) -> Response:
     user = await current_user(request)
-    jobs = await services(request).jobs.owned_by(owner_id=user.id)
-    return json_response(Page[JobOut](items=[job_out(job) for job in jobs]))
+    query = page_query(request, list_name="jobs", owner_id=user.id)
+    page = await services(request).jobs.owned_by(
+        owner_id=user.id, limit=query.limit, after=query.after
+    )
+    return json_response(
+        Page[JobOut](items=[job_out(job) for job in page.items], next=query.cursor(page.next))
+    )
 
 
 async def get_job(request: Request) -> Response:

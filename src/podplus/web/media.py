@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from podplus.errors import Conflict, InvalidInput, NotFound, UnsupportedMedia
+from podplus.engine.probe import ProbeResult
+from podplus.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PodplusError,
+    UnsupportedMedia,
+)
 from podplus.ids import isoformat, new_id
-from podplus.probing import ProbeFailed, integrated_lufs, probe
-from podplus.storage.media import Media, MediaKind
+from podplus.probing import Analyzer, ProbeFailed, check_figures
+from podplus.settings import Settings
+from podplus.storage.media import Media, MediaKind, MediaQuota
+from podplus.web.paging import page_query
 from podplus.web.requests import current_user, services
-from podplus.web.schemas import MediaOut, Page, json_response
-from podplus.web.uploads import receive_upload
+from podplus.web.schemas import MediaOut, MediaUpload, Page, json_response
+from podplus.web.uploads import receive_upload, while_connected
+
+# The form's parts, from the one declaration of its body.
+UPLOAD_FIELDS = frozenset(MediaUpload.model_fields)
 
 
 def media_out(item: Media) -> MediaOut:
@@ -32,39 +47,60 @@ def media_out(item: Media) -> MediaOut:
 
 
 async def upload_media(request: Request) -> Response:
+    """Stream the file to disk, probe it, refuse it on what it declares, then measure it.
+
+    Refused before it is read: an owner at a quota, or with as many analyses running as
+    they may. Refused on its headers, before anything is decoded: audio longer, wider or
+    at a higher rate than the limits allow. A measurement past its time limit, or a
+    client that hangs up, stops the analysis at once; a refused upload leaves nothing.
+    """
     user = await current_user(request)
     found = services(request)
+    settings = found.settings
+    quota = _quota(settings)
+    usage = await found.media.usage(owner_id=user.id)
+    quota.check_room(usage)
+    found.analyzer.ensure_free(user.id)
+    room_bytes = quota.storage_bytes - usage.size_bytes
+
+    def too_large() -> PodplusError:
+        if room_bytes < settings.max_upload_bytes:
+            return quota.storage_error(usage)
+        return PayloadTooLarge(
+            f"The file is larger than the {settings.max_upload_bytes // (1024 * 1024)} MB limit."
+        )
+
     upload = await receive_upload(
         request,
         destination=found.files.incoming_path(),
-        max_bytes=found.settings.max_upload_bytes,
+        max_bytes=min(settings.max_upload_bytes, room_bytes),
+        fields=UPLOAD_FIELDS,
+        too_large=too_large,
     )
     try:
         try:
             kind = MediaKind(upload.fields.get("kind") or MediaKind.CONTENT.value)
         except ValueError:
             kinds = ", ".join(k.value for k in MediaKind)
-            raise InvalidInput(f"kind: must be one of {kinds}.") from None
-        try:
-            info = await probe(upload.path)
-        except ProbeFailed as exc:
-            raise UnsupportedMedia(_unreadable(kind, str(exc))) from exc
-        if kind.is_audio and not info.has_audio:
-            raise UnsupportedMedia(_unreadable(kind, "it has no audio stream"))
-        if not kind.is_audio and not info.is_image:
-            raise UnsupportedMedia(_unreadable(kind, "it is not a JPEG, PNG or WebP image"))
-        loudness = None
-        if kind.is_audio:
-            try:
-                loudness = await integrated_lufs(upload.path, nice=found.settings.engine_nice)
-            except ProbeFailed as exc:
-                raise UnsupportedMedia(_unreadable(kind, str(exc))) from exc
+            raise InvalidInput(f"kind: must be one of {kinds}.", field="kind") from None
+        with found.analyzer.slot(user.id):
+            info, loudness = await while_connected(
+                request,
+                _analyse(
+                    found.analyzer,
+                    upload.path,
+                    kind,
+                    check_duration=lambda duration_s: quota.check(
+                        usage, size_bytes=upload.size_bytes, duration_s=duration_s
+                    ),
+                ),
+            )
         media_id = new_id()
         item = Media(
             id=media_id,
             owner_id=user.id,
             kind=kind,
-            filename=_display_name(upload.filename),
+            filename=upload.filename,
             storage_name=media_id,
             size_bytes=upload.size_bytes,
             duration_s=info.duration_s if kind.is_audio else None,
@@ -76,7 +112,7 @@ async def upload_media(request: Request) -> Response:
         )
         found.files.publish(upload.path, found.files.media_path(item.storage_name))
         try:
-            await found.media.add(item)
+            await found.media.add_within(item, quota)
         except BaseException:
             found.files.remove(found.files.media_path(item.storage_name))
             raise
@@ -85,10 +121,50 @@ async def upload_media(request: Request) -> Response:
     return json_response(media_out(item), status_code=201)
 
 
+async def _analyse(
+    analyzer: Analyzer,
+    path: Path,
+    kind: MediaKind,
+    *,
+    check_duration: Callable[[float], None],
+) -> tuple[ProbeResult, float | None]:
+    """Probe, judge on the declared figures (and the duration quota), then measure."""
+    try:
+        info = await analyzer.probe(path)
+    except ProbeFailed as exc:
+        raise UnsupportedMedia(_unreadable(kind, str(exc))) from exc
+    if not kind.is_audio:
+        if not info.is_image:
+            raise UnsupportedMedia(_unreadable(kind, "it is not a JPEG, PNG or WebP image"))
+        return info, None
+    if not info.has_audio:
+        raise UnsupportedMedia(_unreadable(kind, "it has no audio stream"))
+    duration_s = check_figures(info, analyzer.limits)
+    check_duration(duration_s)
+    try:
+        loudness = await analyzer.integrated_lufs(path, duration_s=duration_s)
+    except ProbeFailed as exc:
+        raise UnsupportedMedia(_unreadable(kind, str(exc))) from exc
+    return info, loudness
+
+
+def _quota(settings: Settings) -> MediaQuota:
+    return MediaQuota(
+        storage_bytes=settings.quota_storage_bytes,
+        files=settings.quota_media_files,
+        duration_s=settings.quota_media_duration_s,
+    )
+
+
 async def list_media(request: Request) -> Response:
     user = await current_user(request)
-    items = await services(request).media.owned_by(owner_id=user.id)
-    return json_response(Page[MediaOut](items=[media_out(item) for item in items]))
+    query = page_query(request, list_name="media", owner_id=user.id)
+    page = await services(request).media.owned_by(
+        owner_id=user.id, limit=query.limit, after=query.after
+    )
+    return json_response(
+        Page[MediaOut](items=[media_out(item) for item in page.items], next=query.cursor(page.next))
+    )
 
 
 async def get_media(request: Request) -> Response:
@@ -117,9 +193,3 @@ async def _owned(request: Request, owner_id: str) -> Media:
 def _unreadable(kind: MediaKind, why: str) -> str:
     wanted = "an audio file" if kind.is_audio else "an image"
     return f"The upload can't be read as {wanted}: {why}."
-
-
-def _display_name(filename: str) -> str:
-    # Kept only to show back to its owner; the bytes on disk are named by id.
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return (name or "upload")[:255]

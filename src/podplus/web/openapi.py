@@ -87,12 +87,6 @@ def openapi_document(operations: Sequence[Operation], *, version: str) -> dict[s
                     "bearerFormat": "JWT",
                     "description": "A token from POST /api/auth/token.",
                 },
-                "access_token": {
-                    "type": "apiKey",
-                    "in": "query",
-                    "name": "access_token",
-                    "description": "The same token as a query parameter, for <audio> players.",
-                },
             },
         },
     }
@@ -144,8 +138,6 @@ def _operation(operation: Operation, schemas: _Schemas) -> dict[str, Any]:
         document["description"] = operation.description
     if operation.auth == "bearer":
         document["security"] = [{"bearer": []}]
-    elif operation.auth == "bearer_or_query":
-        document["security"] = [{"bearer": []}, {"access_token": []}]
     else:
         document["security"] = []
     parameters = [
@@ -161,7 +153,7 @@ def _operation(operation: Operation, schemas: _Schemas) -> dict[str, Any]:
         {
             "name": parameter.name,
             "in": parameter.location,
-            "required": False,
+            "required": parameter.required,
             "description": parameter.description,
             "schema": dict(parameter.schema),
         }

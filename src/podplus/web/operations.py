@@ -65,6 +65,7 @@ class Parameter:
     location: str  # "query" or "header"
     description: str
     schema: Mapping[str, object] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +77,8 @@ class Operation:
     summary: str
     replies: tuple[Reply, ...]
     body: Body | None = None
-    # "bearer": an Authorization header; "bearer_or_query": also ``?access_token=`` (for
-    # <audio> elements, which can't send headers); None: public.
+    # "bearer": an Authorization header; None: public. A token is never taken from the
+    # query string, where it would land in browser history (audio: ``web.episode_audio``).
     auth: str | None = "bearer"
     parameters: tuple[Parameter, ...] = ()
     # Refusals particular to this operation; 401, 404, 400/413/422 are added from the above.

@@ -26,7 +26,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 CACHE_CONTROL = "no-cache"
 
 # Everything is same-origin: no CDN, no inline script or style. The player's <audio> reads
-# the episode from /api/..., hence media-src 'self'.
+# the episode from a signed /media/... link, hence media-src 'self'.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -45,7 +45,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 HEADERS = {
     "Cache-Control": CACHE_CONTROL,
     "X-Content-Type-Options": "nosniff",
-    # The player's URL carries ?access_token=; never hand it to another site.
+    # A signed audio link is a credential for one file while it lasts; never hand it on.
     "Referrer-Policy": "no-referrer",
 }
 PAGE_HEADERS = {**HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}

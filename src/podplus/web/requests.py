@@ -74,11 +74,7 @@ async def current_user(request: Request) -> User:
 
 
 async def user_for_token(request: Request, token: str) -> User:
-    found = services(request)
-    user = await found.users.by_id(found.tokens.subject(token))
-    if user is None:
-        raise Unauthorized("The token's account no longer exists.")
-    return user
+    return await services(request).sessions.user_for(token)
 
 
 def client_address(request: Request) -> str:

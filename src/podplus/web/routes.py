@@ -9,11 +9,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from podplus.engine.spec import EpisodeChanges, EpisodeInput
-from podplus.web import admin, episodes, health, jobs, media, openapi, users
+from podplus.web import admin, episode_audio, episodes, health, jobs, media, openapi, users
 from podplus.web.audio import AUDIO_TYPES
 from podplus.web.operations import FORM, HTML, MULTIPART, Body, Link, Operation, Parameter, Reply
 from podplus.web.pages import WebApp
+from podplus.web.paging import LIST_ERRORS, LIST_PARAMETERS
 from podplus.web.schemas import (
+    AudioLink,
     EngineProcess,
     EpisodeOut,
     Health,
@@ -22,6 +24,7 @@ from podplus.web.schemas import (
     MediaOut,
     MediaUpload,
     Page,
+    PasswordChange,
     TokenOut,
     TokenRequest,
     UserCreate,
@@ -32,6 +35,15 @@ AUDIO_SCHEMA = {"type": "string", "format": "binary"}
 AUDIO_MEDIA_TYPES = tuple(AUDIO_TYPES.values())
 TEXT_SCHEMA = {"type": "string"}
 ANY_JSON_OBJECT = {"type": "object"}
+RANGE_PARAMETER = Parameter(
+    "Range",
+    "header",
+    "One byte range, e.g. bytes=0-1023; several ranges or a malformed header get the whole file.",
+)
+AUDIO_REPLIES = (
+    Reply(200, "The whole file.", media_type=AUDIO_MEDIA_TYPES, raw_schema=AUDIO_SCHEMA),
+    Reply(206, "The range asked for.", media_type=AUDIO_MEDIA_TYPES, raw_schema=AUDIO_SCHEMA),
+)
 
 
 def _episode_links() -> dict[str, Link]:
@@ -42,6 +54,7 @@ def _episode_links() -> dict[str, Link]:
         "DeleteEpisode": Link("delete_episode", this),
         "AssembleEpisode": Link("assemble", this),
         "EpisodeAudio": Link("episode_audio", this),
+        "EpisodeAudioUrl": Link("episode_audio_url", this),
     }
 
 
@@ -66,7 +79,10 @@ def operations(web: WebApp) -> list[Operation]:
             auth=None,
             body=Body(UserCreate),
             replies=(Reply(201, "The account.", UserOut),),
-            errors={409: "An account with this email already exists."},
+            errors={
+                409: "An account with this email already exists.",
+                429: "Too many sign-ups from this address; Retry-After says when to try again.",
+            },
         ),
         Operation(
             method="POST",
@@ -90,6 +106,35 @@ def operations(web: WebApp) -> list[Operation]:
             summary="The account the token belongs to",
             replies=(Reply(200, "The account.", UserOut),),
         ),
+        Operation(
+            method="POST",
+            path="/api/auth/logout",
+            endpoint=users.log_out,
+            tag="accounts",
+            summary="Log out: end this token",
+            replies=(Reply(204, "The token no longer works."),),
+        ),
+        Operation(
+            method="POST",
+            path="/api/auth/logout-all",
+            endpoint=users.log_out_everywhere,
+            tag="accounts",
+            summary="Log out everywhere: end every token of the account",
+            replies=(Reply(204, "No token issued until now works any more."),),
+        ),
+        Operation(
+            method="POST",
+            path="/api/users/me/password",
+            endpoint=users.change_password,
+            tag="accounts",
+            summary="Change the password: end every earlier token, get a fresh one",
+            body=Body(PasswordChange),
+            replies=(Reply(200, "A fresh bearer token; earlier ones no longer work.", TokenOut),),
+            errors={
+                403: "The current password is wrong.",
+                429: "Too many failed logins; Retry-After says when to try again.",
+            },
+        ),
         # -- Media -----------------------------------------------------------------------
         Operation(
             method="POST",
@@ -101,15 +146,27 @@ def operations(web: WebApp) -> list[Operation]:
             replies=(
                 Reply(201, "The stored file, probed and measured.", MediaOut, links=media_links),
             ),
-            errors={415: "The file is not audio (or, for kind=cover, not an image)."},
+            errors={
+                413: "Over the upload size limit, longer than the duration limit, too costly "
+                "to analyse in its time limit, or past a media quota (code `quota_exceeded`: "
+                "storage, files or duration; the message names it and its value).",
+                415: "Not audio (or, for kind=cover, not an image), or a sample rate or "
+                "channel count over the limits.",
+                422: "A form part this endpoint doesn't take, one sent twice, an unknown "
+                "kind, or a file name with control characters; the message names it.",
+                429: "As many of your uploads are being analysed as may be at once; "
+                "Retry-After says when to try again.",
+            },
         ),
         Operation(
             method="GET",
             path="/api/media",
             endpoint=media.list_media,
             tag="media",
-            summary="Your uploads, newest first",
-            replies=(Reply(200, "The uploads.", Page[MediaOut]),),
+            summary="Your uploads, newest first, a page at a time",
+            parameters=LIST_PARAMETERS,
+            replies=(Reply(200, "A page of uploads.", Page[MediaOut]),),
+            errors=LIST_ERRORS,
         ),
         Operation(
             method="GET",
@@ -152,8 +209,10 @@ def operations(web: WebApp) -> list[Operation]:
             path="/api/episodes",
             endpoint=episodes.list_episodes,
             tag="episodes",
-            summary="Your episodes, newest first",
-            replies=(Reply(200, "The episodes.", Page[EpisodeOut]),),
+            summary="Your episodes, newest first, a page at a time",
+            parameters=LIST_PARAMETERS,
+            replies=(Reply(200, "A page of episodes.", Page[EpisodeOut]),),
+            errors=LIST_ERRORS,
         ),
         Operation(
             method="GET",
@@ -186,33 +245,47 @@ def operations(web: WebApp) -> list[Operation]:
             Operation(
                 method=method,
                 path="/api/episodes/{episode_id}/audio",
-                endpoint=episodes.episode_audio,
+                endpoint=episode_audio.episode_audio,
                 tag="episodes",
                 summary="The assembled audio (byte ranges supported)",
-                auth="bearer_or_query",
+                parameters=(RANGE_PARAMETER,),
+                replies=AUDIO_REPLIES,
+                errors={416: "The range is outside the file."},
+            )
+            for method in ("GET", "HEAD")
+        ],
+        Operation(
+            method="GET",
+            path="/api/episodes/{episode_id}/audio-url",
+            endpoint=episode_audio.episode_audio_url,
+            tag="episodes",
+            summary="A short-lived URL for the audio that needs no token (players, downloads)",
+            replies=(Reply(200, "The signed URL and when it expires.", AudioLink),),
+        ),
+        *[
+            Operation(
+                method=method,
+                path=episode_audio.SIGNED_AUDIO_PATH,
+                endpoint=episode_audio.signed_episode_audio,
+                tag="episodes",
+                summary="The assembled audio through a signed URL (byte ranges supported)",
+                auth=None,
                 parameters=(
                     Parameter(
-                        "Range",
-                        "header",
-                        "One byte range, e.g. bytes=0-1023; several ranges or a malformed "
-                        "header get the whole file.",
+                        "expires",
+                        "query",
+                        "When the URL expires (epoch seconds), as signed.",
+                        schema={"type": "integer", "minimum": 0},
+                        required=True,
                     ),
+                    Parameter("sig", "query", "The signature.", required=True),
+                    RANGE_PARAMETER,
                 ),
-                replies=(
-                    Reply(
-                        200,
-                        "The whole file.",
-                        media_type=AUDIO_MEDIA_TYPES,
-                        raw_schema=AUDIO_SCHEMA,
-                    ),
-                    Reply(
-                        206,
-                        "The range asked for.",
-                        media_type=AUDIO_MEDIA_TYPES,
-                        raw_schema=AUDIO_SCHEMA,
-                    ),
-                ),
-                errors={416: "The range is outside the file."},
+                replies=AUDIO_REPLIES,
+                errors={
+                    403: "The URL is not one podplus signed for this file, or it has expired.",
+                    416: "The range is outside the file.",
+                },
             )
             for method in ("GET", "HEAD")
         ],
@@ -232,15 +305,20 @@ def operations(web: WebApp) -> list[Operation]:
                     links=_job_links("job_id"),
                 ),
             ),
-            errors={409: "The episode is already queued or assembling."},
+            errors={
+                409: "The episode is already queued or assembling.",
+                429: "You have as many jobs queued or running as your quota allows.",
+            },
         ),
         Operation(
             method="GET",
             path="/api/jobs",
             endpoint=jobs.list_jobs,
             tag="jobs",
-            summary="Your jobs, newest first",
-            replies=(Reply(200, "The jobs.", Page[JobOut]),),
+            summary="Your jobs, newest first, a page at a time",
+            parameters=LIST_PARAMETERS,
+            replies=(Reply(200, "A page of jobs.", Page[JobOut]),),
+            errors=LIST_ERRORS,
         ),
         Operation(
             method="GET",

@@ -64,6 +64,10 @@ class ErrorBody(Shape):
 
 class Page(Shape, Generic[Item]):
     items: list[Item]
+    next: str | None = Field(
+        None,
+        description="An opaque cursor: pass it as `?cursor=` for the next page; null at the end.",
+    )
 
 
 # -- Accounts ------------------------------------------------------------------------------
@@ -74,6 +78,7 @@ class UserCreate(Request):
     password: str = Field(
         min_length=MIN_PASSWORD_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
+        description="Refused when it is too easy to guess (zxcvbn); the message says why.",
         examples=["correct horse battery"],
     )
     name: Line | None = Field(None, max_length=200, examples=["Ada Lovelace"])
@@ -102,11 +107,23 @@ class TokenOut(Shape):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
+class PasswordChange(Request):
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Refused when it is too easy to guess; the message says why.",
+        examples=["stapled horse battery correct"],
+    )
+
+
 # -- Media ---------------------------------------------------------------------------------
 
 
 class MediaUpload(BaseModel):
-    """``multipart/form-data``: the file, and what it is for."""
+    """``multipart/form-data``: the file, and what it is for; no other part is taken."""
+
+    model_config = ConfigDict(extra="forbid")
 
     file: bytes = Field(
         json_schema_extra={"format": "binary", "type": "string"},
@@ -171,6 +188,11 @@ class EpisodeOut(EpisodeSpec):
     size_bytes: int | None
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class AudioLink(Shape):
+    url: str = Field(description="The episode's audio, with byte ranges, fetched with no token.")
+    expires_at: Timestamp = Field(description="After this the URL answers 403; ask again.")
 
 
 # -- Operations ----------------------------------------------------------------------------

@@ -151,14 +151,25 @@ export function uploadMedia(file, { kind = "content", onProgress = () => {} } = 
   });
 }
 
+// The most a list page may hold (the API's own maximum): fewer round trips for big lists.
+const PAGE_LIMIT = 200;
+
 /**
- * A URL for the episode's audio that <audio> and <a download> can use: neither can send an
- * Authorization header, so the token rides in the query string (this one route accepts it).
- * `version` changes with each assembly, so the browser never plays a cached older take.
+ * Every item of a list, following each page's `next` cursor to the end.
+ *
+ *   const items = await listAll("/api/media");
  */
-export function audioUrl(episode, { version = episode.updated_at } = {}) {
-  const params = new URLSearchParams({ access_token: session.token() || "", v: version || "" });
-  return `${episode.audio_url}?${params}`;
+export async function listAll(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const params = new URLSearchParams({ limit: String(PAGE_LIMIT) });
+    if (cursor) params.set("cursor", cursor);
+    const page = await request(`${path}?${params}`);
+    items.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  return items;
 }
 
 export const api = {
@@ -174,10 +185,12 @@ export const api = {
     return token;
   },
   me: () => request("/api/users/me"),
-  listMedia: () => request("/api/media"),
+  listMedia: () => listAll("/api/media"),
   deleteMedia: (id) => request(`/api/media/${encodeURIComponent(id)}`, { method: "DELETE" }),
-  listEpisodes: () => request("/api/episodes"),
+  listEpisodes: () => listAll("/api/episodes"),
   getEpisode: (id) => request(`/api/episodes/${encodeURIComponent(id)}`),
+  // A short-lived URL for <audio> and <a download>, which can't send the token: { url, expires_at }.
+  audioLink: (id) => request(`/api/episodes/${encodeURIComponent(id)}/audio-url`),
   createEpisode: (json) => request("/api/episodes", { method: "POST", json }),
   updateEpisode: (id, json) =>
     request(`/api/episodes/${encodeURIComponent(id)}`, { method: "PATCH", json }),

@@ -1,12 +1,14 @@
 // Assemble: save the episode, queue the job, follow it to the end, then play and download.
 
-import { api, audioUrl } from "./api.js";
+import { api } from "./api.js";
 import { field, formatBytes, formatDb, formatDuration, showAlert } from "./dom.js";
 
 const POLL_INTERVAL_MS = 500;
 // How long a job may go unseen (server restarting, network gone) before we stop asking.
 const MAX_POLL_FAILURES = 60;
 const ACTIVE = new Set(["queued", "running"]);
+// A signed audio URL this close to its expiry is replaced before it is used.
+const LINK_MARGIN_MS = 30_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,11 +50,16 @@ export class Assembly {
     this.download = field(panel, "download");
     this.activeJobId = null;
     this.busy = false;
+    // The signed audio URLs of the download link and of the player: { episodeId, url, expiresAt }.
+    this.link = null;
+    this.playerLink = null;
     // Bumped to abandon a poll loop when another episode is shown.
     this.generation = 0;
 
     this.assembleButton.addEventListener("click", () => this.assemble());
     this.cancelButton.addEventListener("click", () => this.cancel());
+    this.download.addEventListener("click", (event) => this.downloadFresh(event));
+    this.player.addEventListener("error", () => this.recoverPlayer());
     this.update();
   }
 
@@ -195,10 +202,8 @@ export class Assembly {
     if (this.phase.textContent !== label) this.phase.textContent = label;
   }
 
-  showResult(episode) {
-    const url = audioUrl(episode, { version: episode.job?.id || episode.updated_at });
-    this.player.src = url;
-    this.download.href = url;
+  async showResult(episode) {
+    const generation = this.generation;
     field(this.result, "result-duration").textContent = formatDuration(episode.duration_s);
     field(this.result, "result-lufs").textContent = formatDb(episode.integrated_lufs, "LUFS");
     const peak = field(this.result, "result-peak");
@@ -207,9 +212,67 @@ export class Assembly {
     peak.parentElement.hidden = episode.true_peak_db === null || episode.true_peak_db === undefined;
     field(this.result, "result-size").textContent = formatBytes(episode.size_bytes);
     this.result.hidden = false;
+    try {
+      await this.loadAudio(episode.id, generation);
+    } catch (error) {
+      if (error.status !== 401 && generation === this.generation) showAlert(this.error, error.message);
+    }
+  }
+
+  /** A fresh signed URL for the download link: it works without the session token (which
+   * never goes into a URL) for a few minutes. Null if another episode is shown meanwhile. */
+  async fetchLink(episodeId, generation) {
+    const answer = await api.audioLink(episodeId);
+    if (generation !== this.generation) return null;
+    this.link = { episodeId, url: answer.url, expiresAt: Date.parse(answer.expires_at) };
+    this.download.href = answer.url;
+    return this.link;
+  }
+
+  /** Point the player and the download link at a fresh signed URL. */
+  async loadAudio(episodeId, generation, { resumeAt = 0, play = false } = {}) {
+    const link = await this.fetchLink(episodeId, generation);
+    if (!link) return;
+    this.playerLink = { ...link, retried: false };
+    this.player.src = link.url;
+    if (resumeAt > 0) {
+      this.player.addEventListener("loadedmetadata", () => (this.player.currentTime = resumeAt), { once: true });
+    }
+    if (play) this.player.play().catch(() => {});
+  }
+
+  static isStale(link) {
+    return Date.now() >= link.expiresAt - LINK_MARGIN_MS;
+  }
+
+  /** A download started after the URL expired would get a 403: fetch a new URL first. */
+  async downloadFresh(event) {
+    if (!this.link || !Assembly.isStale(this.link)) return;
+    event.preventDefault();
+    try {
+      if (await this.fetchLink(this.link.episodeId, this.generation)) this.download.click();
+    } catch (error) {
+      if (error.status !== 401) showAlert(this.error, error.message);
+    }
+  }
+
+  /** A player that reads on after its URL expired gets a 403: carry on from where it was. */
+  async recoverPlayer() {
+    const link = this.playerLink;
+    if (!link || link.retried || !Assembly.isStale(link)) return;
+    link.retried = true;
+    const resumeAt = this.player.currentTime;
+    const play = !this.player.paused;
+    try {
+      await this.loadAudio(link.episodeId, this.generation, { resumeAt, play });
+    } catch (error) {
+      if (error.status !== 401) showAlert(this.error, error.message);
+    }
   }
 
   clearResult() {
+    this.link = null;
+    this.playerLink = null;
     this.result.hidden = true;
     this.player.removeAttribute("src");
     this.player.load();

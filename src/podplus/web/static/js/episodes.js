@@ -23,7 +23,7 @@ export class EpisodeList {
 
   async refresh() {
     try {
-      const { items } = await api.listEpisodes();
+      const items = await api.listEpisodes();
       this.set(items);
     } catch {
       // The list is a convenience; the form and the assembly panel show real errors.

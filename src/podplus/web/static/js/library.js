@@ -45,7 +45,7 @@ export class Library {
 
   async refresh() {
     try {
-      const { items } = await api.listMedia();
+      const items = await api.listMedia();
       this.set(items);
       showAlert(this.error, "");
     } catch (error) {
