@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from podplus.caching import ExpiringCache
 from podplus.errors import TokenRevoked, Unauthorized
 from podplus.security.tokens import IssuedToken, TokenClaims, TokenCodec
 from podplus.storage.users import RevokedTokenStore, User, UserStore
@@ -41,9 +42,9 @@ class Sessions:
         self._tokens = tokens
         self._users = users
         self._revoked = revoked
-        self._cache_ttl_s = cache_ttl_s
-        self._monotonic = monotonic
-        self._revoked_ids: dict[str, tuple[float, frozenset[str]]] = {}
+        self._revoked_ids: ExpiringCache[str, frozenset[str]] = ExpiringCache(
+            ttl_s=cache_ttl_s, max_entries=MAX_CACHED_ACCOUNTS, monotonic=monotonic
+        )
 
     def issue(self, user: User) -> IssuedToken:
         return self._tokens.issue(user.id)
@@ -59,7 +60,7 @@ class Sessions:
         await self._revoked.revoke(
             token_id=claims.token_id, user_id=user.id, expires_at=claims.expires_at
         )
-        self._revoked_ids.pop(user.id, None)
+        self._revoked_ids.drop(user.id)
         await self._revoked.prune(now=self._tokens.now())
 
     async def end_all(self, user: User) -> None:
@@ -84,13 +85,6 @@ class Sessions:
         return claims, user
 
     async def _revoked_for(self, user_id: str) -> frozenset[str]:
-        now = self._monotonic()
-        cached = self._revoked_ids.get(user_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        ids = await self._revoked.live_for(user_id, now=self._tokens.now())
-        if self._cache_ttl_s > 0:
-            if len(self._revoked_ids) >= MAX_CACHED_ACCOUNTS:
-                self._revoked_ids.clear()
-            self._revoked_ids[user_id] = (now + self._cache_ttl_s, ids)
-        return ids
+        return await self._revoked_ids.get(
+            user_id, lambda: self._revoked.live_for(user_id, now=self._tokens.now())
+        )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from databases import Database
 
+from podplus.caching import ExpiringCache
 from podplus.errors import EmailTaken, NotFound
 from podplus.ids import new_id
 from podplus.storage.schema import revoked_tokens, users
@@ -59,9 +60,9 @@ class UserStore:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = database
-        self._cache_ttl_s = cache_ttl_s
-        self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, User]] = {}
+        self._cache: ExpiringCache[str, User | None] = ExpiringCache(
+            ttl_s=cache_ttl_s, max_entries=MAX_CACHED_USERS, monotonic=monotonic
+        )
 
     async def create(
         self, *, email: str, name: str, password_hash: str, is_admin: bool = False
@@ -89,30 +90,22 @@ class UserStore:
         return None if row is None else _user(row)
 
     async def by_id(self, user_id: str) -> User | None:
-        now = self._monotonic()
-        cached = self._cache.get(user_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        row = await self._db.fetch_one(users.select().where(users.c.id == user_id))
-        if row is None:
-            return None
-        user = _user(row)
-        if self._cache_ttl_s > 0:
-            if len(self._cache) >= MAX_CACHED_USERS:
-                self._cache.clear()
-            self._cache[user_id] = (now + self._cache_ttl_s, user)
-        return user
+        async def load() -> User | None:
+            row = await self._db.fetch_one(users.select().where(users.c.id == user_id))
+            return None if row is None else _user(row)
+
+        return await self._cache.get(user_id, load)
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Replace the hash (same password, stronger parameters): tokens stay valid."""
-        self._cache.pop(user_id, None)
+        self._cache.drop(user_id)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(password_hash=password_hash)
         )
 
     async def set_password(self, user_id: str, password_hash: str, *, at: float) -> None:
         """A new password: every token issued before ``at`` stops working."""
-        self._cache.pop(user_id, None)
+        self._cache.drop(user_id)
         await self._db.execute(
             users.update()
             .where(users.c.id == user_id)
@@ -121,7 +114,7 @@ class UserStore:
 
     async def end_tokens_before(self, user_id: str, *, at: float) -> None:
         """Every token of the account issued before ``at`` stops working."""
-        self._cache.pop(user_id, None)
+        self._cache.drop(user_id)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(tokens_valid_after=at)
         )
@@ -131,7 +124,7 @@ class UserStore:
         user = await self.by_email(email)
         if user is None:
             raise NotFound(f"No account has the email {email.lower()}.")
-        self._cache.pop(user.id, None)
+        self._cache.drop(user.id)
         await self._db.execute(
             users.update().where(users.c.id == user.id).values(is_admin=is_admin)
         )
