@@ -122,3 +122,27 @@ async def test_deleting_removes_the_rows_and_the_file(
     await audio.delete(episode_id)
     assert await EpisodeStore(database).get(episode_id) is None
     assert not files.episode_path("e-1.mp3").exists()
+
+
+async def test_audio_for_an_episode_deleted_meanwhile_is_not_left_on_disk(
+    database: Database, files: FileStore, tmp_path: Path
+) -> None:
+    episode_id = await episode_with_audio(database, files, None)
+    store = EpisodeStore(database)
+    seen = await store.get(episode_id)
+
+    class DeletedAfterItWasRead(EpisodeStore):
+        async def get(self, episode_id: str, *, owner_id: str | None = None):  # type: ignore[no-untyped-def]
+            await store.delete(episode_id)  # the owner deletes it while the job publishes
+            return seen
+
+    published = await EpisodeAudioFiles(DeletedAfterItWasRead(database), files).publish(
+        episode_id,
+        rendered(tmp_path),
+        audio_name="e-job.mp3",
+        duration_s=1.0,
+        integrated_lufs=None,
+        true_peak_db=None,
+    )
+    assert published is None
+    assert not files.episode_path("e-job.mp3").exists()

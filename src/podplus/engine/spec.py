@@ -45,7 +45,6 @@ TAG_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"
 
 FORMATS = ("mp3", "m4a", "wav", "flac")
 LOSSY_FORMATS = ("mp3", "m4a")
-SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 # MPEG audio layer III is defined up to 48 kHz (MPEG-1); higher rates need AAC or lossless.
 MAX_SAMPLE_RATE = {"mp3": 48000}
 MAX_PARTS = 100

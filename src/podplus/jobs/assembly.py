@@ -10,6 +10,7 @@ made and an engine of its choosing. It never writes the job row: it returns a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -77,8 +78,9 @@ async def assemble_episode(
             job, stores=stores, engine_command=engine_command, run_engine=run_engine
         )
     finally:
-        # The whole folder: the engine keeps temporary folders of its own in it.
-        stores.files.remove_work_dir(job.id)
+        # The whole folder: the engine keeps temporary folders of its own in it. Off the
+        # loop: an hour of audio leaves hundreds of MB of intermediate behind.
+        await asyncio.to_thread(stores.files.remove_work_dir, job.id)
 
 
 async def _assemble(
@@ -100,7 +102,7 @@ async def _assemble(
 
     work_dir = stores.files.work_dir(job.id)
     # What an earlier attempt left (its host died mid-run) is of no use to this one.
-    stores.files.remove_work_dir(job.id)
+    await asyncio.to_thread(stores.files.remove_work_dir, job.id)
     work_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = work_dir / "manifest.json"
     manifest = build_manifest(episode, media, stores.files.media_path)

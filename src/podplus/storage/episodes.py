@@ -88,17 +88,20 @@ class EpisodeStore:
             )
             await self._link_media(episode_id, media_ids)
 
-    async def set_audio(self, episode_id: str, audio: EpisodeAudio | None) -> None:
-        """Point the row at ``audio``, or at none. Files: see ``EpisodeAudioFiles``."""
+    async def set_audio(self, episode_id: str, audio: EpisodeAudio | None) -> bool:
+        """Point the row at ``audio``, or at none; False when there is no such row.
+        Files: see ``EpisodeAudioFiles``."""
         if audio is None:
             values: dict[str, object] = {field.name: None for field in fields(EpisodeAudio)}
         else:
             values = dict(audio.__dict__)
-        await self._db.execute(
+        updated = await self._db.fetch_val(
             episodes.update()
             .where(episodes.c.id == episode_id)
             .values(**values, updated_at=time.time())
+            .returning(episodes.c.id)
         )
+        return updated is not None
 
     async def get(self, episode_id: str, *, owner_id: str | None = None) -> Episode | None:
         query = episodes.select().where(episodes.c.id == episode_id)
@@ -177,7 +180,10 @@ class EpisodeAudioFiles:
             integrated_lufs=integrated_lufs,
             true_peak_db=true_peak_db,
         )
-        await self._episodes.set_audio(episode_id, audio)
+        if not await self._episodes.set_audio(episode_id, audio):
+            # Deleted while the file moved into place: nothing names the file, so it goes.
+            self._files.remove(final)
+            return None
         if before.audio_name and before.audio_name != audio_name:
             self._files.remove(self._files.episode_path(before.audio_name))
         return audio

@@ -102,6 +102,8 @@ class UserStore:
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(password_hash=password_hash)
         )
+        # Again after: a request between the first drop and the write reloaded the old row.
+        self._cache.drop(user_id)
 
     async def set_password(self, user_id: str, password_hash: str, *, at: float) -> None:
         """A new password: every token issued before ``at`` stops working."""
@@ -111,6 +113,8 @@ class UserStore:
             .where(users.c.id == user_id)
             .values(password_hash=password_hash, tokens_valid_after=at)
         )
+        # Again after: a request between the first drop and the write reloaded the old row.
+        self._cache.drop(user_id)
 
     async def end_tokens_before(self, user_id: str, *, at: float) -> None:
         """Every token of the account issued before ``at`` stops working."""
@@ -118,6 +122,8 @@ class UserStore:
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(tokens_valid_after=at)
         )
+        # Again after: a request between the first drop and the write reloaded the old row.
+        self._cache.drop(user_id)
 
     async def set_admin(self, email: str, *, is_admin: bool) -> User:
         """Grant or revoke admin rights; raise ``NotFound`` when no account has ``email``."""
@@ -128,6 +134,7 @@ class UserStore:
         await self._db.execute(
             users.update().where(users.c.id == user.id).values(is_admin=is_admin)
         )
+        self._cache.drop(user.id)
         return User(**{**user.__dict__, "is_admin": is_admin})
 
 

@@ -113,8 +113,6 @@ async def update_episode(request: Request) -> Response:
     described = validated(EpisodeInput, {**current, **changes})
     spec = described.spec
     await _check_media(request, spec, user.id)
-    # The old audio no longer matches the description.
-    await found.episode_audio.forget(episode.id)
     await found.episodes.update(
         episode.id,
         title=described.title,
@@ -122,6 +120,9 @@ async def update_episode(request: Request) -> Response:
         spec=spec,
         media_ids=spec.media_ids(),
     )
+    if episode.audio_name:
+        # The row forgot the old audio in the update; now the file goes too.
+        found.files.remove(found.files.episode_path(episode.audio_name))
     updated = await found.episodes.get(episode.id)
     assert updated is not None
     return json_response(episode_out(updated, await _latest_job(request, updated)))
