@@ -152,10 +152,26 @@ async def test_one_user_gets_n_analyses_at_once_and_a_stopped_one_is_killed(  # 
         # Stopped, it can't finish on its own: it holds the slot until it is killed.
         child.suspend()
 
-        second = await upload(client, ada, tone(tmp_path / "a.wav"))
+        # Refused before its body is read: a 500 MB upload isn't streamed only to be turned
+        # away once it is all here.
+        sent_chunks = 0
+
+        async def big_body():  # type: ignore[no-untyped-def]
+            nonlocal sent_chunks
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+            for _ in range(1000):
+                sent_chunks += 1
+                yield b"\0" * 65536
+
+        second = await client.post(
+            "/api/media",
+            headers={**ada, "Content-Type": "multipart/form-data; boundary=b"},
+            content=big_body(),
+        )
         assert second.status_code == 429
         assert second.json()["error"]["code"] == "too_many_requests"
         assert int(second.headers["retry-after"]) > 0
+        assert sent_chunks <= 1
         # The limit is per user: someone else's upload goes through meanwhile.
         others = await upload(client, grace, tone(tmp_path / "b.wav"))
         assert others.status_code == 201
@@ -171,3 +187,31 @@ async def test_one_user_gets_n_analyses_at_once_and_a_stopped_one_is_killed(  # 
     grace_id = others.json()["id"]
     assert [name for _, name in media_rows(settings)] == ["b.wav"]
     assert [p.name for p in stored_files(settings)] == [grace_id]
+
+
+async def test_an_upload_still_streaming_holds_its_slot(serve, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Two uploads at once from a user allowed one: the second is refused at once, not after
+    # both have streamed their whole file.
+    async with serve(replace(settings, max_analyses_per_user=1)) as client:
+        ada = await register(client)
+        go_on, reading = asyncio.Event(), asyncio.Event()
+
+        async def slow_body():  # type: ignore[no-untyped-def]
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+            reading.set()  # the server asked for more: it is past the slot
+            await go_on.wait()
+            yield b"--b--\r\n"
+
+        first = asyncio.create_task(
+            client.post(
+                "/api/media",
+                headers={**ada, "Content-Type": "multipart/form-data; boundary=b"},
+                content=slow_body(),
+            )
+        )
+        await reading.wait()
+        second = await upload(client, ada, tone(tmp_path / "b.wav"))
+        go_on.set()
+        await first
+    assert second.status_code == 429
+    assert media_rows(settings) == []

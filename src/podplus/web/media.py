@@ -60,7 +60,6 @@ async def upload_media(request: Request) -> Response:
     quota = _quota(settings)
     usage = await found.media.usage(owner_id=user.id)
     quota.check_room(usage)
-    found.analyzer.ensure_free(user.id)
     room_bytes = quota.storage_bytes - usage.size_bytes
 
     def too_large() -> PodplusError:
@@ -70,20 +69,22 @@ async def upload_media(request: Request) -> Response:
             f"The file is larger than the {settings.max_upload_bytes // (1024 * 1024)} MB limit."
         )
 
-    upload = await receive_upload(
-        request,
-        destination=found.files.incoming_path(),
-        max_bytes=min(settings.max_upload_bytes, room_bytes),
-        fields=UPLOAD_FIELDS,
-        too_large=too_large,
-    )
-    try:
+    # The slot is taken before the body is read: a user already at the limit is refused
+    # before sending 500 MB, not after.
+    with found.analyzer.slot(user.id):
+        upload = await receive_upload(
+            request,
+            destination=found.files.incoming_path(),
+            max_bytes=min(settings.max_upload_bytes, room_bytes),
+            fields=UPLOAD_FIELDS,
+            too_large=too_large,
+        )
         try:
-            kind = MediaKind(upload.fields.get("kind") or MediaKind.CONTENT.value)
-        except ValueError:
-            kinds = ", ".join(k.value for k in MediaKind)
-            raise InvalidInput(f"kind: must be one of {kinds}.", field="kind") from None
-        with found.analyzer.slot(user.id):
+            try:
+                kind = MediaKind(upload.fields.get("kind") or MediaKind.CONTENT.value)
+            except ValueError:
+                kinds = ", ".join(k.value for k in MediaKind)
+                raise InvalidInput(f"kind: must be one of {kinds}.", field="kind") from None
             info, loudness = await while_connected(
                 request,
                 _analyse(
@@ -95,29 +96,29 @@ async def upload_media(request: Request) -> Response:
                     ),
                 ),
             )
-        media_id = new_id()
-        item = Media(
-            id=media_id,
-            owner_id=user.id,
-            kind=kind,
-            filename=upload.filename,
-            storage_name=media_id,
-            size_bytes=upload.size_bytes,
-            duration_s=info.duration_s if kind.is_audio else None,
-            sample_rate=info.sample_rate if kind.is_audio else None,
-            channels=info.channels if kind.is_audio else None,
-            codec=info.codec,
-            loudness_lufs=loudness,
-            created_at=time.time(),
-        )
-        found.files.publish(upload.path, found.files.media_path(item.storage_name))
-        try:
-            await found.media.add_within(item, quota)
-        except BaseException:
-            found.files.remove(found.files.media_path(item.storage_name))
-            raise
-    finally:
-        found.files.remove(upload.path)
+            media_id = new_id()
+            item = Media(
+                id=media_id,
+                owner_id=user.id,
+                kind=kind,
+                filename=upload.filename,
+                storage_name=media_id,
+                size_bytes=upload.size_bytes,
+                duration_s=info.duration_s if kind.is_audio else None,
+                sample_rate=info.sample_rate if kind.is_audio else None,
+                channels=info.channels if kind.is_audio else None,
+                codec=info.codec,
+                loudness_lufs=loudness,
+                created_at=time.time(),
+            )
+            found.files.publish(upload.path, found.files.media_path(item.storage_name))
+            try:
+                await found.media.add_within(item, quota)
+            except BaseException:
+                found.files.remove(found.files.media_path(item.storage_name))
+                raise
+        finally:
+            found.files.remove(upload.path)
     return json_response(media_out(item), status_code=201)
 
 
