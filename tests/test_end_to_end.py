@@ -269,18 +269,7 @@ async def test_a_corrupt_input_fails_the_job_naming_the_part_not_the_path(  # ty
 
     caplog.set_level("INFO")
     clip = tone(tmp_path / "take.wav", seconds=2)
-    media = (
-        await client.post(
-            "/api/media", headers=auth, files={"file": (clip.name, clip.read_bytes())}
-        )
-    ).json()
-    episode = (
-        await client.post(
-            "/api/episodes",
-            headers=auth,
-            json={"title": "x", "segments": [{"media_id": media["id"]}]},
-        )
-    ).json()
+    media, episode = await one_part_episode(client, auth, clip)
     # The stored file goes bad on disk after it was accepted.
     stored = settings.media_root / media["id"]
     stored.write_bytes(channel_less(stored))
@@ -329,18 +318,7 @@ async def test_kill_9_of_the_engine_fails_the_job_and_leaves_no_work(  # type: i
     from tests.api import finished, wait_for
 
     clip = tone(tmp_path / "long.flac", seconds=240)
-    media = (
-        await client.post(
-            "/api/media", headers=auth, files={"file": (clip.name, clip.read_bytes())}
-        )
-    ).json()
-    episode = (
-        await client.post(
-            "/api/episodes",
-            headers=auth,
-            json={"title": "x", "segments": [{"media_id": media["id"]}]},
-        )
-    ).json()
+    media, episode = await one_part_episode(client, auth, clip)
     queued = await client.post(f"/api/episodes/{episode['id']}/assemble", headers=auth)
     job_id = queued.json()["job_id"]
     work = settings.media_root / "work"
@@ -360,3 +338,20 @@ async def test_kill_9_of_the_engine_fails_the_job_and_leaves_no_work(  # type: i
     job = await wait_for(client, auth, job_id, finished, timeout_s=30)
     assert (job["status"], job["error"]) == ("failed", "engine crashed (killed by SIGKILL)")
     assert list(work.iterdir()) == []
+
+
+async def one_part_episode(client, auth, clip):  # type: ignore[no-untyped-def]
+    """Upload ``clip`` and describe an episode of it alone: (the media, the episode)."""
+    media = (
+        await client.post(
+            "/api/media", headers=auth, files={"file": (clip.name, clip.read_bytes())}
+        )
+    ).json()
+    episode = (
+        await client.post(
+            "/api/episodes",
+            headers=auth,
+            json={"title": "x", "segments": [{"media_id": media["id"]}]},
+        )
+    ).json()
+    return media, episode

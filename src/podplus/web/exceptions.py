@@ -49,14 +49,10 @@ ERROR_ANSWERS: dict[type[PodplusError], tuple[int, str]] = {
     PodplusError: (500, "internal_error"),
 }
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-}
+# Starlette's own refusals (no route, wrong method…) answer with the same codes as ours.
+_HTTP_CODES = {405: "method_not_allowed"}
+for _status, _code in ERROR_ANSWERS.values():
+    _HTTP_CODES.setdefault(_status, _code)
 
 
 def answer_for(exc: PodplusError) -> tuple[int, str]:

@@ -14,7 +14,6 @@ from podplus.errors import (
     Conflict,
     InvalidInput,
     NotFound,
-    PayloadTooLarge,
     PodplusError,
     UnsupportedMedia,
 )
@@ -25,7 +24,7 @@ from podplus.storage.media import Media, MediaKind, MediaQuota
 from podplus.web.paging import page_query
 from podplus.web.requests import current_user, services
 from podplus.web.schemas import MediaOut, MediaUpload, Page, json_response
-from podplus.web.uploads import receive_upload, while_connected
+from podplus.web.uploads import file_too_large, receive_upload, while_connected
 
 # The form's parts, from the one declaration of its body.
 UPLOAD_FIELDS = frozenset(MediaUpload.model_fields)
@@ -62,12 +61,10 @@ async def upload_media(request: Request) -> Response:
     quota.check_room(usage)
     room_bytes = quota.storage_bytes - usage.size_bytes
 
-    def too_large() -> PodplusError:
+    def refusal() -> PodplusError:
         if room_bytes < settings.max_upload_bytes:
             return quota.storage_error(usage)
-        return PayloadTooLarge(
-            f"The file is larger than the {settings.max_upload_bytes // (1024 * 1024)} MB limit."
-        )
+        return file_too_large(settings.max_upload_bytes)
 
     # The slot is taken before the body is read: a user already at the limit is refused
     # before sending 500 MB, not after.
@@ -77,7 +74,7 @@ async def upload_media(request: Request) -> Response:
             destination=found.files.incoming_path(),
             max_bytes=min(settings.max_upload_bytes, room_bytes),
             fields=UPLOAD_FIELDS,
-            too_large=too_large,
+            too_large=refusal,
         )
         try:
             try:

@@ -189,7 +189,8 @@ class _Receiver:
             self.fields[self.part.name] = self.part.value.decode("utf-8", "replace")
 
 
-def _too_large(max_bytes: int) -> PodplusError:
+def file_too_large(max_bytes: int) -> PodplusError:
+    """The refusal of a file over ``max_bytes``."""
     return PayloadTooLarge(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit.")
 
 
@@ -211,7 +212,7 @@ async def receive_upload(
     a refused upload leaves nothing behind.
     """
     allowed = frozenset(fields) | {file_field}
-    refuse_size = too_large or (lambda: _too_large(max_bytes))
+    refuse_size = too_large or (lambda: file_too_large(max_bytes))
     content_type, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
