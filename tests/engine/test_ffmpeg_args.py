@@ -17,18 +17,19 @@ from podplus.engine.ffmpeg import (
     safe_input,
 )
 from podplus.engine.graph import (
-    analysis_args,
     encode_args,
     floor_args,
     limited_loudness_args,
     meter_args,
     package_args,
+    prepare_args,
     render_args,
 )
 from podplus.engine.loudness import loudness_args
+from podplus.engine.manifest import OutputSpec, Part, parse_manifest
 from podplus.engine.probe import ffprobe_args
 from podplus.probing import lufs_args
-from tests.engine.test_graph import BASE, plan
+from tests.engine.test_graph import BASE, BED, plan
 
 HOSTILE = [
     "a:b",
@@ -201,37 +202,53 @@ def _every_command_line() -> list[list[str]]:
             music_bed={"path": "bed.mp3"}, cover="cover.jpg", output={"format": fmt}
         )
         raw, chapters, out = Path("/w/mix.f32le"), Path("/w/ch.txt"), Path(f"/w/out.{fmt}")
-        for metadata in (chapters, None):
-            commands += [
-                encode_args(
-                    manifest, intermediate=raw, gain_db=1.0, limiter_ceiling_db=-1.5,
-                    metadata_file=metadata, destination=out,
-                ),
-                encode_args(
-                    manifest, intermediate=raw, gain_db=1.0, limiter_ceiling_db=None,
-                    metadata_file=metadata, destination=out, meter_fifo=Path("/w/meter"),
-                ),
-                package_args(
-                    manifest, audio_file=Path(f"/w/a.{fmt}"), metadata_file=metadata,
-                    destination=out,
-                ),
-            ]  # fmt: skip
         commands += [
-            render_args(manifest, timeline, parts, raw),
+            encode_args(
+                manifest, intermediate=raw, gain_db=1.0, limiter_ceiling_db=limiter,
+                destination=out, meter_fifo=Path("/w/meter"),
+            )
+            for limiter in (-1.5, None)
+        ]  # fmt: skip
+        commands += [
+            package_args(
+                manifest, audio_file=Path(f"/w/a.{fmt}"), metadata_file=metadata,
+                destination=out, cover_as_is=as_is,
+            )
+            for metadata in (chapters, None)
+            for as_is in (True, False)
+        ]  # fmt: skip
+        commands += [
+            render_args(manifest, timeline, parts, BED, raw),
+            render_args(manifest, timeline, parts, None, raw),
             limited_loudness_args(raw, manifest.output, gain_db=1.0, ceiling_db=-1.7),
             meter_args(Path("/w/meter"), manifest.output),
-            floor_args(manifest, timeline, parts, out),
+            floor_args(manifest, timeline, out),
         ]
     a = BASE / "a:b|c.wav"
     commands += [
-        analysis_args(a, start_s=0.5, duration_s=3.0, detect_silence=True),
-        analysis_args(a, start_s=0, duration_s=None, detect_silence=False),
+        *[
+            prepare_args(part, output, cleanup=[], measure_before=True, raw=Path("/w/p"))
+            for part, output in _odd_parts(a)
+        ],
         loudness_args(a),
         loudness_args(a, true_peak=False),
         ffprobe_args(a),
         lufs_args(a),
     ]
     return commands
+
+
+def _odd_parts(path: Path) -> list[tuple[Part, OutputSpec]]:
+    manifest = parse_manifest(
+        {
+            "segments": [
+                {"path": str(path), "trim_start_s": 0.5, "trim_end_s": 3.5},
+                {"path": str(path)},
+            ]
+        },
+        base_dir=BASE,
+    )
+    return [(part, manifest.output) for part in manifest.parts]
 
 
 def test_every_command_line_opens_its_inputs_only_through_safe_input() -> None:

@@ -63,8 +63,23 @@ def test_every_problem_names_its_field(change: dict[str, object], field: str) ->
     assert caught.value.exit_code == 2
 
 
-def test_known_loudness_is_carried() -> None:
+def test_segments_are_speech_and_intro_and_outro_music_unless_told() -> None:
     manifest = parse_manifest(
-        {"segments": [{"path": "a.wav", "measured_lufs": -23.5}]}, base_dir=BASE
+        {
+            "intro": {"path": "i.wav"},
+            "segments": [{"path": "a.wav"}, {"path": "b.wav", "content": "music"}],
+            "outro": {"path": "o.wav", "content": "speech"},
+        },
+        base_dir=BASE,
     )
-    assert manifest.parts[0].measured_lufs == -23.5
+    assert [part.content for part in manifest.parts] == ["music", "speech", "music", "speech"]
+    assert [part.field for part in manifest.parts] == [
+        "intro", "segments[0]", "segments[1]", "outro",
+    ]  # fmt: skip
+
+
+def test_loudness_measured_elsewhere_is_not_taken() -> None:
+    # The engine measures each part as it will play (downmixed and cleaned up).
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest({"segments": [{"path": "a.wav", "measured_lufs": -23.5}]}, base_dir=BASE)
+    assert caught.value.message == "segments[0].measured_lufs: unknown field"

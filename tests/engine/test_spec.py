@@ -136,14 +136,14 @@ def test_the_manifest_reads_paths_titles_and_known_loudness() -> None:
         json.dumps(
             {
                 "intro": {"path": "intro.wav"},
-                "segments": [{"path": "a.wav", "title": "Interview", "measured_lufs": -23.5}],
+                "segments": [{"path": "a.wav", "title": "Interview", "content": "music"}],
                 "music_bed": {"path": "bed.mp3", "gain_db": -24},
                 "cover": "cover.jpg",
             }
         ),
     )
     assert manifest.intro is not None and manifest.intro.path == "intro.wav"
-    assert manifest.segments[0].measured_lufs == -23.5
+    assert manifest.segments[0].content == "music"
     assert manifest.music_bed is not None and manifest.music_bed.gain_db == -24
     assert problems({"segments": [{"media_id": "a"}]}, ManifestSpec)[0].startswith(
         "segments[0].path: is required"

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from podplus.engine.timeline import build_timeline, playable_range
+from podplus.engine.timeline import (
+    PIECE_JOIN_S,
+    POST_ROLL_S,
+    PRE_ROLL_S,
+    PartPlan,
+    build_timeline,
+    playable_pieces,
+)
 
 
-def test_duration_is_the_parts_minus_the_crossfades() -> None:
+def whole(title: str, seconds: float, content: str = "speech") -> PartPlan:
+    return PartPlan(title, content, ((0.0, seconds),))  # type: ignore[arg-type]
+
+
+def test_music_joins_crossfade_and_the_chapters_follow() -> None:
     timeline = build_timeline(
-        [("Intro", 0, 10.0), ("Talk", 0, 600.0), ("Outro", 0, 8.0)], crossfade_s=1.0
+        [whole("Intro", 10.0, "music"), whole("Talk", 600.0), whole("Outro", 8.0, "music")],
+        crossfade_s=1.0,
     )
     assert timeline.duration_s == pytest.approx(616.0)
     assert [span.start_s for span in timeline.spans] == [0.0, 9.0, 608.0]
@@ -20,30 +32,51 @@ def test_duration_is_the_parts_minus_the_crossfades() -> None:
     ]
 
 
+def test_speech_never_overlaps_speech_whatever_the_crossfade() -> None:
+    timeline = build_timeline([whole("Host", 30.0), whole("Guest", 20.0)], crossfade_s=3.0)
+    assert timeline.crossfades_s == (0.0,)
+    assert timeline.duration_s == 50.0
+    assert timeline.chapters()[1][0] == 30.0
+
+
 def test_a_crossfade_never_swallows_more_than_half_a_short_part() -> None:
-    timeline = build_timeline([("Sting", 0, 1.0), ("Talk", 0, 60.0)], crossfade_s=3.0)
+    timeline = build_timeline([whole("Sting", 1.0, "music"), whole("Talk", 60.0)], crossfade_s=3.0)
     assert timeline.crossfades_s == (0.5,)
     assert timeline.duration_s == pytest.approx(60.5)
 
 
 def test_no_crossfade_means_back_to_back() -> None:
-    timeline = build_timeline([("A", 0, 2.0), ("B", 0, 3.0)], crossfade_s=0)
+    timeline = build_timeline([whole("A", 2.0, "music"), whole("B", 3.0)], crossfade_s=0)
     assert timeline.crossfades_s == (0.0,)
     assert timeline.duration_s == 5.0
 
 
-def test_trims_are_clamped_to_the_source() -> None:
-    assert playable_range(source_duration_s=100, trim_start_s=5, trim_end_s=3600) == (5, 95)
-    assert playable_range(source_duration_s=100, trim_start_s=0, trim_end_s=None) == (0, 100)
-
-
-def test_edge_silences_are_trimmed_and_inner_ones_kept() -> None:
+def test_edge_silences_are_cut_keeping_a_pre_and_post_roll() -> None:
     silences = [(0.0, 1.5), (40.0, 42.0), (98.0, None)]
-    assert playable_range(
-        source_duration_s=100, trim_start_s=0, trim_end_s=None, silences=silences
-    ) == (1.5, 96.5)
+    pieces = playable_pieces(duration_s=100, silences=silences, trim_edges=True)
+    assert pieces == (pytest.approx((1.5 - PRE_ROLL_S, 98.0 + POST_ROLL_S)),)
+
+
+def test_without_trimming_every_second_plays() -> None:
+    silences = [(0.0, 1.5), (98.0, None)]
+    assert playable_pieces(duration_s=100, silences=silences) == ((0.0, 100),)
+
+
+def test_long_pauses_are_shortened_to_the_limit_not_removed() -> None:
+    silences = [(10.0, 11.0), (20.0, 26.0), (50.0, 53.0)]
+    pieces = playable_pieces(duration_s=60, silences=silences, max_pause_s=2.0)
+    plan = PartPlan("Talk", "speech", pieces)
+    # The 6 s and 3 s pauses become 2 s each; the 1 s pause stays.
+    assert plan.duration_s == pytest.approx(60 - 4 - 1)
+    assert len(pieces) == 3
+    first_cut = pieces[0][1]
+    assert first_cut == pytest.approx(20.0 + 1.0 + PIECE_JOIN_S / 2)
+
+
+def test_a_part_that_is_all_silence_has_nothing_to_play_when_trimmed() -> None:
+    assert playable_pieces(duration_s=5, silences=[(0.0, None)], trim_edges=True) == ()
 
 
 def test_the_bed_fade_fits_short_episodes() -> None:
-    assert build_timeline([("A", 0, 4.0)], crossfade_s=0).bed_fade_out_s() == 1.0
-    assert build_timeline([("A", 0, 600.0)], crossfade_s=0).bed_fade_out_s() == 3.0
+    assert build_timeline([whole("A", 4.0)], crossfade_s=0).bed_fade_out_s() == 1.0
+    assert build_timeline([whole("A", 600.0)], crossfade_s=0).bed_fade_out_s() == 3.0

@@ -62,7 +62,7 @@ def test_files_become_paths_and_every_option_passes_through() -> None:
     manifest = parse_manifest(build_manifest(source, LIBRARY, path_of), base_dir=Path("/work"))
     assert [part.path for part in manifest.parts] == [MEDIA_ROOT / "s-intro", MEDIA_ROOT / "s-take"]
     assert [part.title for part in manifest.parts] == ["Intro", "Interview  with Ada"]
-    assert manifest.parts[1].gain_db == -2 and manifest.parts[1].measured_lufs == -20.0
+    assert manifest.parts[1].gain_db == -2 and manifest.parts[1].content == "speech"
     assert manifest.music_bed is not None
     assert (manifest.music_bed.path, manifest.music_bed.gain_db) == (MEDIA_ROOT / "s-bed", -24)
     assert manifest.music_bed.duck is False

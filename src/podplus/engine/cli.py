@@ -1,10 +1,11 @@
 """``podplus-engine``: assemble an episode from a manifest, or look inside a file.
 
-    podplus-engine assemble MANIFEST -o OUT [--json] [--measure-output]
+    podplus-engine assemble MANIFEST -o OUT [--json]
     podplus-engine probe FILE
     podplus-engine loudness FILE
 
-Exit codes: 0 done; 2 bad manifest or unreadable input; 3 ffmpeg failed;
+Exit codes: 0 done; 2 bad manifest or unreadable input; 3 ffmpeg failed; 4 the encoded
+episode missed its loudness or true-peak target (it is not written);
 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 
@@ -67,11 +68,6 @@ def _parser() -> argparse.ArgumentParser:
     assemble.add_argument("manifest", type=Path)
     assemble.add_argument("-o", "--output", type=Path, required=True)
     assemble.add_argument("--json", action="store_true", help="progress as JSON lines")
-    assemble.add_argument(
-        "--measure-output",
-        action="store_true",
-        help="meter the encoded sound while encoding (exact figures in 'done'; slower)",
-    )
     assemble.set_defaults(handler=_assemble)
     probe_command = commands.add_parser("probe", help="duration, codec, rate, channels, tags")
     probe_command.add_argument("file", type=Path)
@@ -88,20 +84,22 @@ def _assemble(args: argparse.Namespace) -> int:
     progress = Progress(as_json=as_json, stream=sys.stdout if as_json else sys.stderr)
     progress.start()
     try:
-        result = Assembly(manifest, args.output, progress, measure_output=args.measure_output).run()
+        result = Assembly(manifest, args.output, progress).run()
     finally:
         progress.stop()
     progress.finish(result.as_json())
     if not as_json:
-        peak = (
-            f"{result.true_peak_db} dBTP"
-            if result.true_peak_db is not None
-            else f"{result.sample_peak_db} dBFS sample peak"
-        )
         print(
             f"{result.output}  {result.duration_s:.1f} s  {result.integrated_lufs} LUFS  "
-            f"{peak}  in {result.seconds:.1f} s"
+            f"{result.true_peak_db} dBTP  in {result.seconds:.1f} s"
         )
+        for part in result.parts:
+            before, after = part.before.as_json(), part.after.as_json()
+            print(
+                f"  {part.title}: {before['loudness_lufs']} -> {after['loudness_lufs']} LUFS, "
+                f"floor {before['noise_floor_db']} -> {after['noise_floor_db']} dBFS"
+                + "".join(f"\n    {line}" for line in part.applied)
+            )
     return 0
 
 

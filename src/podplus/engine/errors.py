@@ -4,6 +4,7 @@ EngineError
 ├── ManifestError   exit 2   the manifest is wrong; the message names the field
 ├── InputError      exit 2   an input can't be read as audio (or image); names the file
 ├── FFmpegError     exit 3   ffmpeg failed; carries its last error lines
+├── OutputError     exit 4   the encoded episode missed its loudness or true-peak target
 └── Interrupted     exit 130 (SIGINT) / 143 (SIGTERM); ffmpeg killed, no output left
 """
 
@@ -32,6 +33,10 @@ class FFmpegError(EngineError):
     def __init__(self, message: str, *, stderr_tail: str = "") -> None:
         super().__init__(f"{message}\n{stderr_tail}".strip())
         self.stderr_tail = stderr_tail
+
+
+class OutputError(EngineError):
+    exit_code = 4
 
 
 class Interrupted(EngineError):

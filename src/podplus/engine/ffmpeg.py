@@ -43,6 +43,8 @@ FORBIDDEN_DEMUXERS = frozenset(
 # What ``safe_input`` decides itself; an option overriding it would undo a safety property.
 _OWNED_OPTIONS = frozenset({"i", "f", "protocol_whitelist", "pattern_type"})
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+# A filter may be given an instance name (``astats@before``) to tell its log lines apart.
+_FILTER_NAME = re.compile(r"[a-z][a-z0-9_]*(?:@[a-z0-9_]+)?")
 # Values that mean the same to every level of the filtergraph parser, written as they are.
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.+/-]+")
 _GRAPH_SYNTAX = re.compile(r"([\\'\[\],;])")
@@ -112,7 +114,9 @@ def filter_spec(name: str, *values: OptionValue, **options: OptionValue) -> str:
     >>> filter_spec("acrossfade", d=1.0, c1="tri")
     'acrossfade=d=1:c1=tri'
     """
-    for word in (name, *options):
+    if not _FILTER_NAME.fullmatch(name):
+        raise ValueError(f"not a filter name: {name!r}")
+    for word in options:
         if not _NAME.fullmatch(word):
             raise ValueError(f"not a filter or option name: {word!r}")
     args = [_filter_value(value) for value in values]

@@ -38,14 +38,16 @@ class Loudness:
         }
 
 
-def ebur128_filter(*, peak: str = "true") -> str:
-    """``peak`` is "true" (4× oversampled, costly), "sample", or "" for none.
+def ebur128_filter(*, peak: str = "true", instance: str | None = None) -> str:
+    """``peak`` is "true" (4× oversampled, costly), "sample", or "" for none; ``instance``
+    names the meter when one command runs several (see ``meters``).
 
     ``framelog=verbose`` keeps the ten lines a second it would otherwise log at the info
     level out of stderr: only the summary at the end is wanted."""
+    name = "ebur128" if instance is None else f"ebur128@{instance}"
     if not peak:
-        return filter_spec("ebur128", framelog="verbose")
-    return filter_spec("ebur128", framelog="verbose", peak=peak)
+        return filter_spec(name, framelog="verbose")
+    return filter_spec(name, framelog="verbose", peak=peak)
 
 
 def loudness_args(path: Path, *, true_peak: bool = True) -> list[str]:

@@ -15,6 +15,8 @@ from podplus.engine.errors import ManifestError
 from podplus.engine.spec import (
     FORMATS,
     LOSSY_FORMATS,
+    Cleanup,
+    Content,
     ManifestPart,
     ManifestSpec,
     SpecError,
@@ -26,6 +28,7 @@ from podplus.engine.spec import Output as OutputSpec
 
 __all__ = [
     "FORMATS",
+    "Cleanup",
     "LOSSY_FORMATS",
     "LoudnessTarget",
     "Manifest",
@@ -43,10 +46,11 @@ class Part:
 
     path: Path
     title: str
+    field: str  # where it is in the manifest ("segments[2]"), to name it in errors
+    content: Content
     trim_start_s: float
     trim_end_s: float | None
     gain_db: float
-    measured_lufs: float | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Manifest:
     crossfade_s: float
     trim_silence: bool
     level_segments: bool
+    cleanup: Cleanup
     loudness: LoudnessTarget
     output: OutputSpec
     tags: dict[str, str]
@@ -94,22 +99,26 @@ def parse_manifest(data: Any, *, base_dir: Path) -> Manifest:
         path = Path(text)
         return path if path.is_absolute() else base_dir / path
 
-    def part(raw: ManifestPart, default_title: str | None) -> Part:
+    def part(raw: ManifestPart, field: str, default_title: str | None, content: Content) -> Part:
         path = resolve(raw.path)
         return Part(
             path=path,
             title=raw.title or default_title or path.stem or path.name,
+            field=field,
+            content=raw.content or content,
             trim_start_s=raw.trim_start_s,
             trim_end_s=raw.trim_end_s,
             gain_db=raw.gain_db,
-            measured_lufs=raw.measured_lufs,
         )
 
-    parts = [part(segment, None) for segment in spec.segments]
+    parts = [
+        part(segment, f"segments[{index}]", None, "speech")
+        for index, segment in enumerate(spec.segments)
+    ]
     if spec.intro is not None:
-        parts.insert(0, part(spec.intro, "Intro"))
+        parts.insert(0, part(spec.intro, "intro", "Intro", "music"))
     if spec.outro is not None:
-        parts.append(part(spec.outro, "Outro"))
+        parts.append(part(spec.outro, "outro", "Outro", "music"))
     bed = spec.music_bed
     tags = {name: str(value) for name, value in spec.tags.items()}
     tags.setdefault("title", spec.title)
@@ -122,6 +131,7 @@ def parse_manifest(data: Any, *, base_dir: Path) -> Manifest:
         crossfade_s=spec.crossfade_s,
         trim_silence=spec.trim_silence,
         level_segments=spec.level_segments,
+        cleanup=spec.cleanup,
         loudness=spec.loudness,
         output=spec.output,
         tags=tags,

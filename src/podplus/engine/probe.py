@@ -38,11 +38,11 @@ class ProbeResult:
         }
 
 
-def ffprobe_args(path: Path) -> list[str]:
+def ffprobe_args(path: Path, *, image: bool = False) -> list[str]:
     """The ffprobe command whose stdout ``parse_ffprobe`` reads (after ``json.loads``)."""
     return [
         "ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-        *safe_input(path),
+        *safe_input(path, demuxer="image2" if image else None),
     ]  # fmt: skip
 
 
@@ -77,11 +77,14 @@ def is_forbidden_format(format_name: str) -> bool:
     return bool(set(format_name.split(",")) & FORBIDDEN_DEMUXERS)
 
 
-def probe(path: Path) -> ProbeResult:
-    """Probe ``path`` or raise ``InputError`` saying why it can't be used."""
+def probe(path: Path, *, image: bool = False) -> ProbeResult:
+    """Probe ``path`` or raise ``InputError`` saying why it can't be used. ``image`` reads
+    it as one picture (the image2 demuxer, pinned to no file pattern)."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    result = run_briefly(ffprobe_args(path))
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    result = run_briefly(ffprobe_args(path, image=image))
     if result.returncode != 0:
         reason = last_line(result.stderr)
         raise InputError(
@@ -91,15 +94,24 @@ def probe(path: Path) -> ProbeResult:
         found = parse_ffprobe(json.loads(result.stdout))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: ffprobe gave no report") from exc
-    if is_forbidden_format(found.format_name):
+    if not image and is_forbidden_format(found.format_name):
         raise InputError(f"{path}: {found.format_name} files are not accepted as input")
     return found
 
 
 def probe_audio(path: Path) -> ProbeResult:
     found = probe(path)
-    if not found.has_audio or not found.duration_s:
+    if not found.has_audio:
         raise InputError(f"{path}: has no audio stream")
+    if found.duration_s == 0:
+        raise InputError(f"{path}: the audio in it is empty (0 seconds)")
+    return found
+
+
+def probe_image(path: Path) -> ProbeResult:
+    found = probe(path, image=True)
+    if not found.is_image:
+        raise InputError(f"{path}: the cover is not a JPEG, PNG or WebP image")
     return found
 
 

@@ -59,6 +59,7 @@ _PATTERN_MESSAGES = {
 }
 
 Format = Literal["mp3", "m4a", "wav", "flac"]
+Content = Literal["speech", "music"]
 SampleRate = Literal[8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000]
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS)]
 Line = Annotated[str, Field(min_length=1, max_length=300, pattern=LINE_PATTERN)]
@@ -94,6 +95,13 @@ class PartOptions(Block):
     trim_start_s: Seconds = Field(0.0, description="Skip this much from the start.")
     trim_end_s: Seconds | None = Field(None, description="Stop here (seconds into the file).")
     gain_db: float = Field(0.0, ge=-60, le=30, description="Extra gain after levelling.")
+    content: Content | None = Field(
+        None,
+        description=(
+            "What the part holds: speech is cleaned up and never overlaps other speech; "
+            "music may crossfade. Segments are speech unless told; intro and outro, music."
+        ),
+    )
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
@@ -145,12 +153,39 @@ class Output(Block):
         return self
 
 
+class Cleanup(Block):
+    """Post-production for the spoken parts, applied before they are levelled."""
+
+    highpass_hz: float = Field(
+        70.0, ge=0, le=200, description="Remove rumble and DC below this (0 = off)."
+    )
+    dehum: bool = Field(
+        True, description="Find mains hum (50 or 60 Hz) and notch it out with its harmonics."
+    )
+    denoise_db: float = Field(
+        12.0, ge=0, le=30, description="How far steady background noise is lowered (0 = off)."
+    )
+    deess: bool = Field(False, description="Soften harsh s and sh sounds.")
+    level_voices: bool = Field(
+        False, description="Bring a quiet and a loud voice in one take to one level."
+    )
+    max_pause_s: float | None = Field(
+        None, ge=0.3, le=10, description="Shorten longer pauses to this (none = keep them)."
+    )
+
+
 class EpisodeOptions(Block):
     """What every episode has, whichever way it points at its files."""
 
-    crossfade_s: float = Field(1.0, ge=0, le=30, description="Overlap between parts.")
+    crossfade_s: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="Overlap at joins with music; speech never overlaps speech.",
+    )
     trim_silence: bool = Field(False, description="Cut silence at the ends of each part.")
     level_segments: bool = Field(True, description="Bring every part to the same loudness.")
+    cleanup: Cleanup = Cleanup()
     loudness: Loudness = Loudness()
     output: Output = Output()
     tags: Tags = {}
@@ -239,9 +274,6 @@ EpisodeChanges = changes_to(EpisodeInput)
 class ManifestPart(PartOptions):
     path: FilePath
     title: Line | None = Field(None, description="The chapter's title; the file's name if unset.")
-    measured_lufs: float | None = Field(
-        None, ge=-99, le=20, description="The part's loudness, when already known."
-    )
 
 
 class ManifestBed(BedOptions):

@@ -27,8 +27,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 def build_manifest(
     episode: Episode, media: Mapping[str, Media], media_path: Callable[[str], Path]
 ) -> dict[str, Any]:
-    """The engine manifest for ``episode`` as JSON data: absolute paths, and each upload's
-    known loudness (``measured_lufs``) so the engine never analyses a file twice."""
+    """The engine manifest for ``episode`` as JSON data, with absolute paths. Loudness isn't
+    passed on: the engine measures each part as it will play (downmixed, cleaned up)."""
     spec = episode.spec
 
     def path(media_id: str) -> str:
@@ -39,7 +39,6 @@ def build_manifest(
         return ManifestPart(
             path=path(media_id),
             title=title or chapter_title(item.filename) or item.kind.value,
-            measured_lufs=item.loudness_lufs,
             **_fields(options, PartOptions),
         )
 
