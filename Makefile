@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev serve test smoke bench bench-api bench-engine bench-spec lint
+.PHONY: dev serve test smoke bench bench-api bench-engine bench-spec bench-quality lint
 
 dev:            ## install what is missing, then serve on 127.0.0.1:8000 (embedded SQLite)
 	scripts/setup.sh runtime
@@ -34,6 +34,10 @@ bench-engine:   ## the engine vs the single-pass floor vs two-pass loudnorm
 bench-spec:     ## what validating an episode costs, against json.loads of the same body
 	scripts/setup.sh bench
 	cd benchmarks && ../$(PY) spec_bench.py
+
+bench-quality:  ## the encoded output measured by an independent meter: every format, target, option
+	scripts/setup.sh bench
+	$(PY) benchmarks/quality_bench.py
 
 lint:
 	scripts/setup.sh test

@@ -2,10 +2,12 @@
 
 Starts ``python -m podplus serve`` on a temporary data directory and a free port, then:
 registers and logs in, asks ``/api/users/me``, checks that the landing page's "Get
-Started" goes through the login modal, assembles a short generated episode (dispatch
-under a second, ``/me`` answering while it runs, audio served after), and finally
-``kill -9``-s the server in the middle of a longer assembly, restarts it, and checks that
-no engine or ffmpeg survived and that the job recovers. Must finish in two minutes.
+Started" goes through the login modal, makes a show with generated artwork, assembles a
+short generated episode of it (dispatch under a second, ``/me`` answering while it runs,
+audio served after), publishes it and reads the feed and the audio as a podcast app does,
+and finally ``kill -9``-s the server in the middle of a longer assembly, restarts it, and
+checks that no engine or ffmpeg survived and that the job recovers. Must finish in two
+minutes.
 
     .venv/bin/python scripts/smoke.py [--keep]
 """
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -43,6 +46,20 @@ SAMPLE_RATE_HZ = 44100
 # The kill -9 episode: long enough that the engine is still at work when the server dies.
 LONG_SEGMENT_S = 240
 LONG_SEGMENTS = 2
+ARTWORK_PX = 1400
+# What a podcast app sends (the download counter takes it for a listener, not a bot).
+APP_USER_AGENT = "AppleCoreMedia/1.0.0.21E236 (iPhone; U; CPU OS 17_4 like Mac OS X; en_us)"
+SHOW = {
+    "title": "Smoke Signals",
+    "description": "The podplus deployment check, as a podcast.",
+    "author": "podplus",
+    "owner_name": "podplus",
+    "owner_email": EMAIL,
+    "language": "en",
+    "category": "Technology",
+    "slug": "smoke-signals",
+}
+ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
 
 
 class StepFailed(Exception):
@@ -263,6 +280,15 @@ def tone(path: Path, *, duration_s: float, frequency_hz: float) -> Path:
     return path
 
 
+def artwork(path: Path) -> Path:
+    """Square JPEG artwork of the size the directories ask for at least."""
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=s={ARTWORK_PX}x{ARTWORK_PX}", "-frames:v", "1",
+        "-q:v", "4", str(path),
+    )  # fmt: skip
+    return path
+
+
 def speech(path: Path, text: str) -> Path:
     if shutil.which("espeak-ng") is None:
         return tone(path, duration_s=2, frequency_hz=330)
@@ -415,6 +441,46 @@ def check_gate(base_url: str) -> str:
     return f"{buttons} Get Started controls, {len(scripts)} scripts, login <dialog>"
 
 
+# -- the feed, as a podcast app reads it ------------------------------------------------------
+
+
+def read_feed(app: httpx.Client, show: dict[str, Any], published: dict[str, Any]) -> str:
+    """Fetch the show's feed with no token, parse it with the standard library, and check
+    the episode's item: its GUID, and an enclosure with the public URL, exact byte length
+    and MIME type; the channel's artwork too."""
+    response = app.get(show["feed_url"])
+    check(response.status_code == 200, f"the feed answered {response.status_code}")
+    media_type = response.headers.get("content-type", "")
+    check(media_type.startswith("application/rss+xml"), f"the feed is {media_type}")
+    try:
+        channel = ET.fromstring(response.content).find("channel")
+    except ET.ParseError as exc:
+        raise StepFailed(f"the feed is not XML: {exc}") from exc
+    check(channel is not None, "the feed has no <channel>")
+    assert channel is not None
+    image = channel.find(f"{ITUNES}image")
+    check(
+        image is not None and image.get("href") == show["artwork_url"],
+        "itunes:image is not the show's artwork",
+    )
+    items = channel.findall("item")
+    check(len(items) == 1, f"the feed has {len(items)} items, expected 1")
+    item = items[0]
+    check(item.findtext("guid") == published["guid"], f"guid {item.findtext('guid')!r}")
+    enclosure = item.find("enclosure")
+    check(enclosure is not None, "the item has no <enclosure>")
+    assert enclosure is not None
+    expected = {
+        "url": published["audio_url"],
+        "length": str(published["size_bytes"]),
+        "type": published["media_type"],
+    }
+    found = {name: enclosure.get(name) for name in expected}
+    check(found == expected, f"enclosure {found}, expected {expected}")
+    encoding = response.headers.get("content-encoding", "identity")
+    return f"1 item, enclosure {expected['type']} of {published['size_bytes']:,} bytes, {encoding}"
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 
@@ -426,8 +492,9 @@ def run(work_dir: Path, clock: Clock) -> None:
     server = Server(data_dir, free_port())
     seen: list[Seen] = []
     try:
-        with step("generate audio (ffmpeg lavfi, espeak-ng)") as note:
+        with step("generate audio and artwork (ffmpeg lavfi, espeak-ng)") as note:
             intro = speech(audio_dir / "intro.wav", "Welcome to the podplus smoke test.")
+            cover = artwork(audio_dir / "cover.jpg")
             short = tone(audio_dir / "segment.wav", duration_s=4, frequency_hz=220)
             long_parts = [
                 tone(
@@ -468,9 +535,24 @@ def run(work_dir: Path, clock: Clock) -> None:
             short_id = api.upload(short, "content")
             long_ids = [api.upload(path, "content") for path in long_parts]
 
+        # Before the episode: an episode joins its show when it is described (changing a
+        # ready episode forgets its audio).
+        with step("create a show with its artwork") as note:
+            show = api.expect(api.http.post("/api/shows", json=SHOW), 201)
+            with cover.open("rb") as handle:
+                show = api.expect(
+                    api.http.put(
+                        f"/api/shows/{show['id']}/artwork",
+                        files={"file": (cover.name, handle, "image/jpeg")},
+                    ),
+                    200,
+                )
+            check(show.get("artwork_size_px") == ARTWORK_PX, f"artwork: {show}")
+            note["note"] = urlparse(show["feed_url"]).path
+
         with step("create episodes"):
             quick_episode = api.episode(
-                "Smoke", [short_id], intro_id=intro_id, output={"format": "mp3"}
+                "Smoke", [short_id], intro_id=intro_id, output={"format": "mp3"}, show_id=show["id"]
             )
             long_episode = api.episode("Smoke, long", long_ids, output={"format": "mp3"})
 
@@ -510,6 +592,43 @@ def run(work_dir: Path, clock: Clock) -> None:
             note["note"] = (
                 f"{len(audio.content) / 1e3:,.0f} kB of {audio.headers.get('content-type')}"
             )
+
+        with step("publish the episode") as note:
+            published = api.expect(
+                api.http.post(f"/api/episodes/{quick_episode}/publish", json={"number": 1}), 200
+            )["publication"]
+            check(published and published["status"] == "published", f"publication: {published}")
+            note["note"] = urlparse(published["audio_url"]).path
+
+        app = httpx.Client(timeout=30.0, headers={"User-Agent": APP_USER_AGENT})
+        with step("a podcast app reads the feed") as note:
+            note["note"] = read_feed(app, show, published)
+
+        with step("the app HEADs the enclosure") as note:
+            head = app.head(published["audio_url"])
+            check(head.status_code == 200, f"HEAD answered {head.status_code}")
+            check(
+                head.headers.get("content-length") == str(published["size_bytes"]),
+                f"Content-Length {head.headers.get('content-length')}, "
+                f"the feed says {published['size_bytes']}",
+            )
+            check(head.headers.get("accept-ranges") == "bytes", "no Accept-Ranges: bytes")
+            note["note"] = f"{published['size_bytes']:,} bytes of {head.headers['content-type']}"
+
+        with step("the app reads a range from the middle (206)") as note:
+            size = published["size_bytes"]
+            first, last = size // 2, size // 2 + 9_999
+            part = app.get(published["audio_url"], headers={"Range": f"bytes={first}-{last}"})
+            check(part.status_code == 206, f"the range answered {part.status_code}")
+            check(
+                part.headers.get("content-range") == f"bytes {first}-{last}/{size}",
+                f"Content-Range {part.headers.get('content-range')}",
+            )
+            check(part.content == audio.content[first : last + 1], "the bytes differ")
+            past = app.get(published["audio_url"], headers={"Range": f"bytes={size}-"})
+            check(past.status_code == 416, f"a range past the end answered {past.status_code}")
+            note["note"] = f"bytes {first:,}-{last:,} of {size:,}; past the end 416"
+        app.close()
 
         with step("a long assembly is running, with its engine and ffmpeg") as note:
             long_job = api.expect(api.http.post(f"/api/episodes/{long_episode}/assemble"), 202)[

@@ -39,3 +39,12 @@ def image(path: Path, *, size: str = "300x300") -> Path:
 def speech(path: Path, text: str = "Welcome to the show. Today we talk about podcasts.") -> Path:
     subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
     return path
+
+
+def photo(path: Path, *, size_px: int = 3000, quality: int = 3) -> Path:
+    """A detailed square JPEG (ffmpeg's test pattern): any re-encoding changes its bytes."""
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=s={size_px}x{size_px}", "-frames:v", "1",
+        "-q:v", str(quality), str(path),
+    )  # fmt: skip
+    return path

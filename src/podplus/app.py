@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
@@ -11,6 +12,7 @@ from starlette.middleware import Middleware
 
 from podplus.metrics import Metrics, MetricsMiddleware
 from podplus.security.signing import AudioLinks
+from podplus.security.targets import Resolver, system_resolver
 from podplus.services import open_services
 from podplus.settings import Settings
 from podplus.web.exceptions import EXCEPTION_HANDLERS
@@ -21,7 +23,15 @@ from podplus.web.paging import Cursors
 from podplus.web.routes import app_routes, operations
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    resolver: Resolver = system_resolver,
+) -> Starlette:
+    """The app for ``settings``; ``clock`` tells the time where something is scheduled
+    (a test moves it instead of waiting), ``resolver`` the addresses of webhook hosts (a
+    test passes its own DNS)."""
     settings = settings.with_secret_key()
 
     metrics = Metrics()
@@ -31,7 +41,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await open_services(settings, metrics=metrics)
+        services = await open_services(
+            settings, metrics=metrics, clock=clock, resolver=resolver
+        )
         app.state.services = services
         app.state.documents = documents
         try:

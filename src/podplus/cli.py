@@ -1,4 +1,6 @@
-"""The ``podplus`` command: ``serve``, ``worker``, ``user create``, ``user admin``, ``status``."""
+"""The ``podplus`` command: ``serve``, ``worker``, ``user create``, ``user admin``, ``status``
+on the server's host; ``login``, ``logout``, ``upload``, ``episodes``, ``assemble``,
+``produce`` from anywhere, as a client of a server's HTTP API (``podplus.client``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from podplus.errors import PodplusError, SettingsError
 from podplus.logs import configure_logging
-from podplus.settings import Settings
+from podplus.settings import ClientSettings, Settings
 
 if TYPE_CHECKING:
     from podplus.storage.users import User
@@ -21,6 +23,11 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "client", None) is not None:
+        # A client needs no server settings (nor a secret key in ./var).
+        from podplus.client.commands import run
+
+        return run(args, settings=ClientSettings.from_env())
     try:
         settings = Settings.from_env().with_secret_key()
     except SettingsError as exc:
@@ -68,19 +75,28 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("email")
     admin.add_argument("--revoke", action="store_true", help="take admin rights away")
     admin.set_defaults(handler=_user_admin)
+
+    from podplus.client.commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import uvicorn
 
     from podplus.app import create_app
 
     configure_logging(settings.log_level)
+    # The app knows where it listens: without PODPLUS_PUBLIC_URL, a loopback address is
+    # the base of its feeds' URLs (``podplus.web.public_urls``).
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=settings.host,
+        port=settings.port,
         log_config=None,
         access_log=False,
         lifespan="on",

@@ -5,7 +5,9 @@
     ├── BadRequest              the body can't be parsed at all (not JSON, not a form)
     │   └── ClientGone          the client went away before its upload was stored
     ├── InvalidInput            the content is wrong; names the ``field``
-    │   └── WeakPassword        a password too easy to guess, and why
+    │   ├── WeakPassword        a password too easy to guess, and why
+    │   ├── ArtworkRefused      an image a podcast directory would refuse; the ``rule`` it broke
+    │   └── WebhookTargetRefused  a webhook URL that resolves where podplus won't send; ``rule``
     ├── Unauthorized            no valid credentials
     │   ├── BadCredentials      wrong email or password (we don't say which)
     │   └── TokenInvalid        a bearer token that isn't ours, or is malformed
@@ -15,14 +17,22 @@
     │   └── LinkInvalid         a signed link we did not sign, or not for this file
     │       └── LinkExpired     ours, but past its expiry
     ├── NotFound                missing, or someone else's
+    ├── Gone                    was here, and is gone for good (a deleted show's feed)
     ├── Conflict                the current state forbids it
     │   ├── EmailTaken          an account with this ``email`` exists
-    │   └── EpisodeBusy         ``episode_id`` has a queued or running job
+    │   ├── EpisodeBusy         ``episode_id`` has a queued or running job
+    │   ├── SlugTaken           another show's feed has this ``slug``
+    │   ├── ShowQuotaExceeded   its owner has ``limit`` shows already
+    │   ├── PublishRefused      the episode can't be published now; the ``reason`` why
+    │   ├── PublicUrlUnset      no PODPLUS_PUBLIC_URL to make a feed's addresses from
+    │   └── WebhookQuotaExceeded  its owner has ``limit`` webhooks already
     ├── JobQuotaExceeded        its owner has ``limit`` jobs queued or running already
+    ├── WebhookSecretUnreadable a sealed webhook secret this server's key doesn't open
     ├── PayloadTooLarge         an upload over the configured limit
     │   ├── MediaOverLimit      past a limit on what a file may declare or cost; ``limit``
     │   └── MediaQuotaExceeded  would take its owner past a ``quota`` of ``limit``
     ├── UnsupportedMedia        not audio (or not an image, for a cover)
+    │   └── ArtworkNotJpegOrPng  artwork of another kind; its ``rule`` is ``format``
     ├── RangeNotSatisfiable     a byte range outside a file of ``size_bytes``
     └── TooManyRequests         throttled; carries ``retry_after_s``
         ├── AnalysisBusy        the owner already has ``limit`` uploads being analysed
@@ -39,6 +49,8 @@ through exit codes. Why a *job* failed is not an exception but a value,
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class PodplusError(Exception):
     """Base of every error podplus raises on purpose."""
@@ -46,6 +58,16 @@ class PodplusError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def about(self, part: str) -> Self:
+        """This error, its message starting with the ``part`` of a request it concerns
+        (``files[1]: The upload can't be read…``); its class and details unchanged."""
+        # Not copy.copy: that calls __init__ again, whose keyword-only details it can't pass.
+        named = type(self).__new__(type(self))
+        named.__dict__.update(self.__dict__)
+        named.message = f"{part}: {self.message}"
+        named.args = (named.message,)
+        return named
 
 
 class SettingsError(PodplusError):
@@ -77,6 +99,25 @@ class WeakPassword(InvalidInput):
     def __init__(self, reason: str, *, field: str = "password") -> None:
         super().__init__(f"{field}: too easy to guess: {reason}", field=field)
         self.reason = reason
+
+
+class ArtworkRefused(InvalidInput):
+    """Artwork that breaks a directory's ``rule`` (``podplus.feeds.artwork.ArtworkRule``)."""
+
+    def __init__(self, message: str, *, rule: str, field: str = "file") -> None:
+        super().__init__(f"{field}: {message}.", field=field)
+        self.rule = rule
+
+
+class WebhookTargetRefused(InvalidInput):
+    """A webhook URL whose host podplus won't send to; ``rule`` names why (an
+    ``AddressRule`` value of ``podplus.security.targets``, or ``unresolvable``), ``reason``
+    says it in words without the field's name (for the delivery log)."""
+
+    def __init__(self, reason: str, *, rule: str) -> None:
+        super().__init__(f"url: {reason}", field="url")
+        self.reason = reason
+        self.rule = rule
 
 
 class Unauthorized(PodplusError):
@@ -133,6 +174,10 @@ class NotFound(PodplusError):
     """No such thing, or it belongs to someone else (we don't say which)."""
 
 
+class Gone(PodplusError):
+    """It existed, and never will again: apps should stop asking (a deleted show's feed)."""
+
+
 class Conflict(PodplusError):
     """The current state forbids the request."""
 
@@ -153,6 +198,67 @@ class EpisodeBusy(Conflict):
     ) -> None:
         super().__init__(message)
         self.episode_id = episode_id
+
+
+class SlugTaken(Conflict):
+    """Another show's feed is already at this slug."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__("slug: another show's feed already has this address; choose another.")
+        self.slug = slug
+
+
+class ShowQuotaExceeded(Conflict):
+    """Its owner already has ``limit`` shows."""
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(f"You have {limit} shows, as many as one account may; delete one first.")
+        self.limit = limit
+
+
+class PublishRefused(Conflict):
+    """The episode can't be published as it is; ``reason`` names why (a ``PublishBlock``
+    value of ``podplus.storage.publishing``)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PublicUrlUnset(Conflict):
+    """The server has no public address it can trust for feeds (``PODPLUS_PUBLIC_URL``
+    unset and not the loopback development default; it listens on ``host``)."""
+
+    def __init__(self, *, host: str) -> None:
+        super().__init__(
+            "This server has no public address for feeds: set PODPLUS_PUBLIC_URL to the "
+            "address listeners reach it at (https://podcasts.example.com) and restart it. "
+            f"It listens on {host}, which apps can't be sent to, and a request's Host "
+            "header is never trusted for it."
+        )
+        self.host = host
+
+
+class WebhookQuotaExceeded(Conflict):
+    """Its owner already has ``limit`` webhooks."""
+
+    def __init__(self, *, limit: int) -> None:
+        super().__init__(
+            f"You have {limit} webhooks, as many as one account may; delete one first."
+        )
+        self.limit = limit
+
+
+class WebhookSecretUnreadable(PodplusError):
+    """A webhook's sealed signing secret doesn't open with this server's key (the secret
+    key changed, or the row was altered); its deliveries can't be signed."""
+
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__(
+            "The webhook's signing secret can't be read with this server's secret key; "
+            "delete the webhook and create it again."
+        )
+        self.webhook_id = webhook_id
 
 
 class JobQuotaExceeded(PodplusError):
@@ -195,6 +301,12 @@ class MediaQuotaExceeded(PayloadTooLarge):
 
 class UnsupportedMedia(PodplusError):
     """The uploaded file is not the kind of media asked for."""
+
+
+class ArtworkNotJpegOrPng(UnsupportedMedia):
+    """Artwork that is not one JPEG or PNG image: the directories' ``format`` rule."""
+
+    rule = "format"
 
 
 class TooManyRequests(PodplusError):

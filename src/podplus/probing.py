@@ -30,10 +30,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from podplus.engine.ffmpeg import child_setup, file_url
+from podplus.engine.ffmpeg import child_setup, file_url, safe_input
 from podplus.engine.loudness import loudness_args, parse_ebur128
 from podplus.engine.probe import ProbeResult, ffprobe_args, is_forbidden_format, parse_ffprobe
 from podplus.errors import AnalysisBusy, MediaOverLimit, UnsupportedMedia
+from podplus.feeds.artwork import ImageFacts
+from podplus.feeds.chapters import Chapter, parse_ffprobe_chapters
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,31 @@ class Analyzer:
             raise ProbeFailed(f"{found.format_name} files are not accepted")
         return found
 
+    async def probe_image(self, path: Path) -> ImageFacts:
+        """What an image declares in its headers (codec, size, pixel format); nothing is
+        decoded. ``ProbeFailed`` if ffprobe can't read it."""
+        # As one picture: the image2 demuxer, pinned to this one file (``safe_input``), so
+        # no container's demuxer reads the upload; ``artwork_problem`` checks what it found.
+        argv = ffprobe_args(path, image=True)
+        stdout, _ = await self._run(argv, timeout_s=PROBE_TIMEOUT_S, path=path)
+        try:
+            report = json.loads(stdout or b"{}")
+        except json.JSONDecodeError as exc:
+            raise ProbeFailed("ffprobe gave no readable report") from exc
+        return parse_image(report)
+
+    async def chapters(self, path: Path) -> list[Chapter]:
+        """The chapters a (published) file carries; ``ProbeFailed`` if ffprobe can't say."""
+        argv = [
+            "ffprobe", "-v", "error", "-print_format", "json", "-show_chapters",
+            *safe_input(path),
+        ]  # fmt: skip
+        stdout, _ = await self._run(argv, timeout_s=PROBE_TIMEOUT_S, path=path)
+        try:
+            return parse_ffprobe_chapters(json.loads(stdout or b"{}"))
+        except json.JSONDecodeError as exc:
+            raise ProbeFailed("ffprobe gave no readable report") from exc
+
     async def integrated_lufs(self, path: Path, *, duration_s: float) -> float | None:
         """Integrated loudness (None for silence) of a file declaring ``duration_s``.
 
@@ -201,6 +228,42 @@ class Analyzer:
             tail = text.replace(str(path), "").strip().splitlines()[-1:] or ["unreadable"]
             raise ProbeFailed(tail[0].strip().rstrip("."))
         return stdout, stderr
+
+
+def parse_image(report: dict[str, object]) -> ImageFacts:
+    """The first picture stream of an ffprobe report; an empty ``ImageFacts`` if none.
+
+    >>> facts = parse_image({"format": {"format_name": "image2"}, "streams": [{
+    ...     "codec_type": "video", "codec_name": "png", "width": 1400, "height": 1400,
+    ...     "pix_fmt": "rgb24"}]})
+    >>> facts.codec, facts.width, facts.pixel_format, facts.container, facts.streams
+    ('png', 1400, 'rgb24', 'image2', 1)
+    """
+    streams = report.get("streams")
+    listed = streams if isinstance(streams, list) else []
+    picture = next(
+        (
+            stream
+            for stream in listed
+            if isinstance(stream, dict) and stream.get("codec_type") == "video"
+        ),
+        {},
+    )
+    container = report.get("format")
+    format_name = container.get("format_name") if isinstance(container, dict) else None
+
+    def whole(value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    codec, pixel_format = picture.get("codec_name"), picture.get("pix_fmt")
+    return ImageFacts(
+        codec=codec if isinstance(codec, str) else None,
+        width=whole(picture.get("width")),
+        height=whole(picture.get("height")),
+        pixel_format=pixel_format if isinstance(pixel_format, str) else None,
+        container=format_name if isinstance(format_name, str) else None,
+        streams=len(listed),
+    )
 
 
 def lufs_args(path: Path) -> list[str]:

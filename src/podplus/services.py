@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from databases import Database
 
+from podplus.feeds.cache import FeedCache
+from podplus.feeds.chapters import Chapter
 from podplus.jobs.assembly import AssemblyStores
 from podplus.jobs.identity import WorkerIdentity
 from podplus.jobs.runner import Runner
 from podplus.jobs.supervisor import Supervisor, launcher_prefix
+from podplus.jobs.webhook_deliverer import Deliverer, RetryPolicy
+from podplus.jobs.webhook_sender import WebhookSender
 from podplus.metrics import Metrics
-from podplus.probing import AnalysisLimits, Analyzer
+from podplus.probing import AnalysisLimits, Analyzer, ProbeFailed
+from podplus.security.listeners import ListenerKeys
 from podplus.security.login import Authenticator
 from podplus.security.passwords import PasswordHasher
 from podplus.security.sessions import Sessions
+from podplus.security.targets import Resolver, TargetPolicy, system_resolver
 from podplus.security.throttle import LoginThrottle, SignupThrottle
 from podplus.security.tokens import TokenCodec
+from podplus.security.webhook_secrets import SecretBox
 from podplus.settings import Settings
 from podplus.storage.database import connect, open_database
+from podplus.storage.downloads import DownloadStore
 from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
 from podplus.storage.files import FileStore
-from podplus.storage.jobs import JobStore
+from podplus.storage.jobs import Job, JobStore
 from podplus.storage.media import MediaStore
 from podplus.storage.migrations import migrate
 from podplus.storage.processes import ProcessStore
+from podplus.storage.public_files import PublicFiles
+from podplus.storage.publications import PublicationStore
+from podplus.storage.publishing import Publisher
+from podplus.storage.shows import ShowStore
 from podplus.storage.throttle import CounterStore
 from podplus.storage.users import RevokedTokenStore, UserStore
+from podplus.storage.webhook_deliveries import DeliveryStore
+from podplus.storage.webhooks import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -50,28 +67,63 @@ class Services:
     identity: WorkerIdentity
     metrics: Metrics
     analyzer: Analyzer
+    shows: ShowStore
+    publications: PublicationStore
+    public_files: PublicFiles
+    publisher: Publisher
+    downloads: DownloadStore
+    # Download counting's keyed listener hashes, and the rendered feeds apps poll.
+    listeners: ListenerKeys
+    feed_cache: FeedCache
+    webhooks: WebhookStore
+    # The webhook outbox, where to send is allowed, and the sealed secrets' key.
+    deliveries: DeliveryStore
+    webhook_targets: TargetPolicy
+    webhook_secrets: SecretBox
+    # Sends the outbox beside the runner (None where jobs don't run).
+    deliverer: Deliverer | None
+    # The time, for everything that is scheduled or expires (a test passes its own).
+    clock: Callable[[], float] = time.time
 
     async def close(self) -> None:
         if self.runner is not None:
             await self.runner.stop()
+        # After the runner: jobs it stopped may have recorded events.
+        if self.deliverer is not None:
+            await self.deliverer.stop()
         self.hasher.close()
         await self.database.disconnect()
 
 
 async def open_services(
-    settings: Settings, *, metrics: Metrics | None = None, run_jobs: bool | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    run_jobs: bool | None = None,
+    clock: Callable[[], float] = time.time,
+    resolver: Resolver = system_resolver,
 ) -> Services:
     """Connect and migrate the database, build everything on top of it, and (unless told
-    not to) start the job runner, whose boot sweep runs before it claims anything."""
+    not to) start the job runner, whose boot sweep runs before it claims anything, and the
+    webhook deliverer beside it. ``resolver`` finds webhook hosts' addresses (a test passes
+    its own DNS)."""
     database = open_database(settings.database_url)
     await connect(database)
     await migrate(database)
     files = FileStore(settings.media_root)
     files.sweep_incoming()
     identity = WorkerIdentity.current()
-    jobs = JobStore(database)
+    # Job ends are recorded in the webhook outbox in the transaction that ends them.
+    deliveries = DeliveryStore(database, clock=clock, render_job=_job_json)
+    jobs = JobStore(database, events=deliveries)
+    webhook_targets = TargetPolicy(
+        resolve=resolver,
+        allow_private=settings.webhooks_allow_private,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    webhook_secrets = SecretBox(secret_key=settings.secret_key)
     processes = ProcessStore(database)
-    episodes = EpisodeStore(database)
+    episodes = EpisodeStore(database, clock=clock)
     assembly = AssemblyStores(
         episodes=episodes,
         media=MediaStore(database),
@@ -87,6 +139,7 @@ async def open_services(
     )
     metrics = metrics or Metrics()
     runner = None
+    deliverer = None
     if settings.run_jobs if run_jobs is None else run_jobs:
         runner = Runner(
             settings=settings,
@@ -98,6 +151,28 @@ async def open_services(
             metrics=metrics,
         )
         await runner.start()
+        deliverer = Deliverer(
+            deliveries=deliveries,
+            sender=WebhookSender(
+                policy=webhook_targets,
+                box=webhook_secrets,
+                timeout_s=settings.webhook_timeout_s,
+                clock=clock,
+            ),
+            retry=RetryPolicy(
+                base_s=settings.webhook_retry_base_s,
+                max_delay_s=settings.webhook_retry_max_delay_s,
+                window_s=settings.webhook_retry_window_s,
+            ),
+            identity=identity,
+            concurrency=settings.webhook_concurrency,
+            # An attempt ends within its time limit; the lease outlasts it with room to spare.
+            lease_s=2 * settings.webhook_timeout_s + 30,
+            poll_interval_s=settings.webhook_poll_interval_s,
+            grace_s=settings.shutdown_grace_s,
+            clock=clock,
+        )
+        await deliverer.start()
     users = UserStore(database, cache_ttl_s=settings.auth_cache_s)
     hasher = PasswordHasher(workers=settings.kdf_workers)
     tokens = TokenCodec(secret_key=settings.secret_key, ttl_s=settings.token_ttl_s)
@@ -110,6 +185,27 @@ async def open_services(
         window_s=settings.login_window_s,
         first_delay_s=settings.login_first_delay_s,
     )
+    # Upload analysis runs like the engines: same launcher, same priority.
+    analyzer = Analyzer(
+        limits=AnalysisLimits(
+            max_duration_s=settings.max_media_duration_s,
+            max_sample_rate=settings.max_sample_rate,
+            max_channels=settings.max_channels,
+            timeout_s=settings.analysis_timeout_s,
+        ),
+        launcher=launcher_prefix(settings.engine_nice, idle=settings.engine_idle_priority),
+        per_owner=settings.max_analyses_per_user,
+    )
+
+    async def read_chapters(path: Path) -> list[Chapter]:
+        # A file whose chapters can't be read is published without them.
+        try:
+            return await analyzer.chapters(path)
+        except ProbeFailed:
+            return []
+
+    publications = PublicationStore(database)
+    public_files = PublicFiles(settings.media_root)
     return Services(
         settings=settings,
         database=database,
@@ -139,15 +235,33 @@ async def open_services(
         runner=runner,
         identity=identity,
         metrics=metrics,
-        # Upload analysis runs like the engines: same launcher, same priority.
-        analyzer=Analyzer(
-            limits=AnalysisLimits(
-                max_duration_s=settings.max_media_duration_s,
-                max_sample_rate=settings.max_sample_rate,
-                max_channels=settings.max_channels,
-                timeout_s=settings.analysis_timeout_s,
-            ),
-            launcher=launcher_prefix(settings.engine_nice, idle=settings.engine_idle_priority),
-            per_owner=settings.max_analyses_per_user,
+        analyzer=analyzer,
+        shows=ShowStore(database, clock=clock),
+        publications=publications,
+        public_files=public_files,
+        publisher=Publisher(
+            publications=publications,
+            public=public_files,
+            files=files,
+            episodes=episodes,
+            read_chapters=read_chapters,
+            clock=clock,
         ),
+        downloads=DownloadStore(database),
+        listeners=ListenerKeys(secret_key=settings.secret_key),
+        feed_cache=FeedCache(),
+        webhooks=WebhookStore(database, clock=clock),
+        deliveries=deliveries,
+        webhook_targets=webhook_targets,
+        webhook_secrets=webhook_secrets,
+        deliverer=deliverer,
+        clock=clock,
     )
+
+
+def _job_json(job: Job) -> str:
+    """A job as ``GET /api/jobs/{id}`` shows it: the ``data`` of its webhook events."""
+    # Imported here: the web layer reaches this module (web.requests), so not at the top.
+    from podplus.web.jobs import job_out
+
+    return job_out(job).model_dump_json()

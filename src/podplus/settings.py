@@ -80,6 +80,26 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()
     kdf_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     log_level: str = "info"
+    # Where listeners reach this server (``https://podcasts.example.com``): the base of
+    # every URL a feed carries. Empty: each feed request's own scheme and host, which is
+    # right for one server answering on one name, not behind a proxy that rewrites it.
+    public_url: str = ""
+    # Shows one account may have (each has a feed and artwork of its own).
+    max_shows_per_user: int = 100
+    # Webhooks (``podplus.jobs.webhook_deliverer``): how many one account may have; each
+    # attempt's whole time limit (DNS, connect, answer); retries at random within an
+    # exponentially growing ceiling (full jitter: base, 2×base, 4×base … up to the max),
+    # until a window after the event; deliveries in flight at once, per worker.
+    max_webhooks_per_user: int = 10
+    webhook_timeout_s: float = 15.0
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_delay_s: float = 6 * 3600.0
+    webhook_retry_window_s: float = 24 * 3600.0
+    webhook_concurrency: int = 8
+    webhook_poll_interval_s: float = 1.0
+    # Lets webhooks reach loopback, private, link-local and CGNAT addresses (a receiver on
+    # this host or the operator's network). Cloud metadata addresses stay refused.
+    webhooks_allow_private: bool = False
     # How the supervisor starts the engine; ``-m`` keeps it in this interpreter's venv.
     engine_command: tuple[str, ...] = (sys.executable, "-m", "podplus.engine")
 
@@ -186,6 +206,33 @@ class Settings:
             kdf_workers=reader.get("PODPLUS_KDF_WORKERS", _positive(int), defaults.kdf_workers),
             log_level=reader.get("PODPLUS_LOG_LEVEL", _log_level, defaults.log_level),
             engine_command=reader.get("PODPLUS_ENGINE_COMMAND", _command, defaults.engine_command),
+            public_url=reader.get("PODPLUS_PUBLIC_URL", _public_url, defaults.public_url),
+            max_shows_per_user=reader.get(
+                "PODPLUS_MAX_SHOWS_PER_USER", _positive(int), defaults.max_shows_per_user
+            ),
+            max_webhooks_per_user=reader.get(
+                "PODPLUS_MAX_WEBHOOKS_PER_USER", _positive(int), defaults.max_webhooks_per_user
+            ),
+            webhook_timeout_s=reader.get(
+                "PODPLUS_WEBHOOK_TIMEOUT_S", _positive(float), defaults.webhook_timeout_s
+            ),
+            webhook_retry_base_s=reader.get(
+                "PODPLUS_WEBHOOK_RETRY_BASE_S", _positive(float), defaults.webhook_retry_base_s
+            ),
+            webhook_retry_max_delay_s=reader.get(
+                "PODPLUS_WEBHOOK_RETRY_MAX_DELAY_S",
+                _positive(float),
+                defaults.webhook_retry_max_delay_s,
+            ),
+            webhook_retry_window_s=reader.get(
+                "PODPLUS_WEBHOOK_RETRY_WINDOW_S", _positive(float), defaults.webhook_retry_window_s
+            ),
+            webhook_concurrency=reader.get(
+                "PODPLUS_WEBHOOK_CONCURRENCY", _positive(int), defaults.webhook_concurrency
+            ),
+            webhooks_allow_private=reader.get(
+                "PODPLUS_WEBHOOKS_ALLOW_PRIVATE", _boolean, defaults.webhooks_allow_private
+            ),
         )
 
     def with_secret_key(self) -> Settings:
@@ -199,6 +246,29 @@ class Settings:
         from dataclasses import replace
 
         return replace(self, secret_key=load_or_create_secret_key(self.data_dir / "secret.key"))
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    """What the command-line client (``podplus login``, ``upload``…) reads from its
+    environment: where it keeps the token, and a password to log in with unprompted."""
+
+    # $XDG_CONFIG_HOME/podplus, else ~/.config/podplus; credentials.json lives here.
+    config_dir: Path
+    # PODPLUS_PASSWORD: for scripts; a person is asked on the terminal instead. Never shown.
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
+        env = os.environ if environ is None else environ
+        # The XDG spec: a relative XDG_CONFIG_HOME is invalid and is ignored.
+        xdg = env.get("XDG_CONFIG_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else None
+        if base is None:
+            home = env.get("HOME") or str(Path.home())
+            base = Path(home) / ".config"
+        return cls(config_dir=base / "podplus", password=env.get("PODPLUS_PASSWORD") or None)
 
 
 def load_or_create_secret_key(path: Path) -> str:
@@ -321,6 +391,21 @@ def _command(raw: str) -> tuple[str, ...]:
     if not parts:
         raise ValueError("expected a command")
     return parts
+
+
+def _public_url(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(raw)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() or ord(c) < 32 for c in raw)
+    ):
+        raise ValueError("expected an http(s) URL such as https://podcasts.example.com")
+    return raw.rstrip("/")
 
 
 def _log_level(raw: str) -> str:

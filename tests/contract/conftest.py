@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET_KEY, LiveServer, free_port
 from tests.media_files import image, tone
+from tests.publishing import picture, show_body
 from tests.test_end_to_end import login, poll_job, upload
 
 # The fuzzing account is an admin, so /api/admin/processes answers 200 and its body is checked.
@@ -43,6 +44,12 @@ class Seeded:
     spare_episode_ids: tuple[str, ...]
     audio_bytes: bytes
     cover_bytes: bytes
+    # A show with artwork and the two assembled episodes published in it, so the public
+    # feed, audio, chapters and artwork answer with something; a spare show to delete.
+    show_ids: tuple[str, ...] = ()
+    spare_show_ids: tuple[str, ...] = ()
+    feed_keys: tuple[str, ...] = ()
+    public_files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -139,12 +146,25 @@ def seeded(contract_server: LiveServer, tmp_path_factory: pytest.TempPathFactory
     cover_id = upload(base, auth, cover, kind="cover")
     spare_media_ids = (upload(base, auth, audio), upload(base, auth, cover, kind="cover"))
 
-    def describe(title: str, output_format: str = "mp3") -> str:
+    def new_show(slug: str) -> dict[str, str]:
+        created = httpx.post(f"{base}/api/shows", headers=auth, json=show_body(slug=slug))
+        assert created.status_code == 201, created.text
+        return created.json()  # type: ignore[no-any-return]
+
+    show = new_show("fuzz-show")
+    with picture(files / "art.png").open("rb") as art:
+        artwork = httpx.put(
+            f"{base}/api/shows/{show['id']}/artwork", headers=auth, files={"file": art}
+        )
+    assert artwork.status_code == 200, artwork.text
+
+    def describe(title: str, output_format: str = "mp3", show_id: str | None = None) -> str:
         body = {
             "title": title,
             "segments": [{"media_id": audio_ids[0]}],
             "cover_id": cover_id,
             "output": {"format": output_format},
+            "show_id": show_id,
         }
         created = httpx.post(f"{base}/api/episodes", headers=auth, json=body)
         assert created.status_code == 201, created.text
@@ -158,15 +178,31 @@ def seeded(contract_server: LiveServer, tmp_path_factory: pytest.TempPathFactory
         return job_id
 
     # Two output formats, so the audio is served as more than one content type.
-    episode_ids = (describe("Assembled mp3"), describe("Assembled m4a", "m4a"))
+    episode_ids = (
+        describe("Assembled mp3", show_id=show["id"]),
+        describe("Assembled m4a", "m4a", show_id=show["id"]),
+    )
+    job_ids = tuple(assemble(episode_id) for episode_id in episode_ids)
+    public_files = [artwork.json()["artwork_url"].rsplit("/", 1)[1]]
+    for episode_id in episode_ids:
+        published = httpx.post(f"{base}/api/episodes/{episode_id}/publish", headers=auth, json={})
+        assert published.status_code == 200, published.text
+        publication = published.json()["publication"]
+        public_files += [
+            url.rsplit("/", 1)[1] for url in (publication["audio_url"], publication["chapters_url"])
+        ]
     return Seeded(
         auth=auth,
         audio_ids=audio_ids,
         cover_id=cover_id,
         episode_ids=episode_ids,
-        job_ids=tuple(assemble(episode_id) for episode_id in episode_ids),
+        job_ids=job_ids,
         spare_media_ids=spare_media_ids,
         spare_episode_ids=(describe("Spare 1"), describe("Spare 2")),
         audio_bytes=audio.read_bytes(),
         cover_bytes=cover.read_bytes(),
+        show_ids=(show["id"],),
+        spare_show_ids=(new_show("spare-show")["id"],),
+        feed_keys=(show["slug"], show["feed_id"]),
+        public_files=tuple(public_files),
     )

@@ -73,6 +73,10 @@ def fuzz_config(seeded: Seeded) -> schemathesis.Config:
                 "job": {"values": list(seeded.job_ids)},
                 "spare-media": {"values": list(seeded.spare_media_ids)},
                 "spare-episode": {"values": list(seeded.spare_episode_ids)},
+                "show": {"values": list(seeded.show_ids)},
+                "spare-show": {"values": list(seeded.spare_show_ids)},
+                "feed": {"values": list(seeded.feed_keys)},
+                "public-file": {"values": list(seeded.public_files)},
             },
             "parameters": {
                 **{field: real("audio", BODY_ID_PROBABILITY) for field in AUDIO_FIELDS},
@@ -80,6 +84,9 @@ def fuzz_config(seeded: Seeded) -> schemathesis.Config:
                 "path.media_id": real("media"),
                 "path.episode_id": real("episode"),
                 "path.job_id": real("job"),
+                "path.show_id": real("show"),
+                "path.feed": real("feed"),
+                "path.file_name": real("public-file"),
             },
             "operations": [
                 {
@@ -95,7 +102,13 @@ def fuzz_config(seeded: Seeded) -> schemathesis.Config:
                     "parameters": {
                         "path.media_id": real("spare-media"),
                         "path.episode_id": real("spare-episode"),
+                        "path.show_id": real("spare-show"),
                     },
+                },
+                {
+                    # Unpublishing the seeded episodes would leave the public files 404.
+                    "include-path-regex": "/unpublish$",
+                    "parameters": {"path.episode_id": real("spare-episode")},
                 },
             ],
         }
@@ -110,6 +123,21 @@ def upload_real_files(seeded: Seeded) -> Callable[..., st.SearchStrategy[Any]]:
             return st.just(body)
         real = seeded.cover_bytes if body.get("kind") == "cover" else seeded.audio_bytes
         return st.sampled_from([body, {**body, "file": real}])
+
+    return flatmap_body
+
+
+def produce_real_files(seeded: Seeded) -> Callable[..., st.SearchStrategy[Any]]:
+    """A ``flatmap_body`` hook for ``POST /api/productions``: some forms carry real audio,
+    some only that (so the production is stored and queued), some with the seeded show."""
+
+    def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
+        if not isinstance(body, dict) or "files" not in body:
+            return st.just(body)
+        real = {"files": [seeded.audio_bytes]}
+        return st.sampled_from(
+            [body, {**body, **real}, real, {**real, "show_id": seeded.show_ids[0]}]
+        )
 
     return flatmap_body
 
@@ -140,6 +168,7 @@ def api_schema(contract_server: LiveServer, seeded: Seeded, fuzz_run: FuzzRun) -
 
     loaded.hook(after_validate)
     loaded.hook.apply_to(method="POST", path="/api/media")(upload_real_files(seeded))
+    loaded.hook.apply_to(method="POST", path="/api/productions")(produce_real_files(seeded))
     return loaded
 
 

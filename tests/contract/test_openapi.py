@@ -110,3 +110,34 @@ def test_every_link_leads_to_an_operation_and_its_parameters(document: dict[str,
                 assert set(link["parameters"]) <= names, f"{where}: {link['parameters']}"
     # Stateful fuzzing follows these from create to read, update and delete.
     assert links > 0
+
+
+def test_refusals_with_a_cause_to_branch_on_document_it_as_error_reason(
+    document: dict[str, Any],
+) -> None:
+    detail = document["components"]["schemas"]["ErrorDetail"]
+    assert "reason" in detail["properties"] and "reason" not in detail.get("required", [])
+    by_id = operations_by_id(document)
+
+    def example(operation_id: str, status: str) -> dict[str, Any]:
+        answer = by_id[operation_id]["responses"][status]
+        return answer["content"]["application/json"]["example"]["error"]  # type: ignore[no-any-return]
+
+    assert example("publish_episode", "409")["reason"] in {"not_ready", "no_show", "format"}
+    assert example("upload_artwork", "415")["reason"] == "format"
+    assert example("upload_artwork", "422")["reason"] in {"square", "size", "colour"}
+    assert "reason" not in example("get_show", "404")
+
+
+def test_a_query_is_documented_from_the_model_that_reads_it(document: dict[str, Any]) -> None:
+    parameters = operations_by_id(document)["show_stats"]["parameters"]
+    (days,) = [parameter for parameter in parameters if parameter["in"] == "query"]
+    assert days["name"] == "days"
+    assert days["schema"] == {"type": "integer", "minimum": 1, "maximum": 3660, "default": 30}
+
+
+def test_a_moved_feed_is_documented_as_a_redirect_and_a_deleted_one_as_gone(
+    document: dict[str, Any],
+) -> None:
+    answers = operations_by_id(document)["show_feed"]["responses"]
+    assert {"200", "301", "304", "404", "410"} <= set(answers)

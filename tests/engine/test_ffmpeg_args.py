@@ -20,8 +20,6 @@ from podplus.engine.graph import (
     encode_args,
     floor_args,
     limited_loudness_args,
-    meter_args,
-    package_args,
     prepare_args,
     render_args,
 )
@@ -205,15 +203,9 @@ def _every_command_line() -> list[list[str]]:
         commands += [
             encode_args(
                 manifest, intermediate=raw, gain_db=1.0, limiter_ceiling_db=limiter,
-                destination=out, meter_fifo=Path("/w/meter"),
+                metadata_file=metadata, destination=out, cover_as_is=as_is,
             )
             for limiter in (-1.5, None)
-        ]  # fmt: skip
-        commands += [
-            package_args(
-                manifest, audio_file=Path(f"/w/a.{fmt}"), metadata_file=metadata,
-                destination=out, cover_as_is=as_is,
-            )
             for metadata in (chapters, None)
             for as_is in (True, False)
         ]  # fmt: skip
@@ -221,7 +213,6 @@ def _every_command_line() -> list[list[str]]:
             render_args(manifest, timeline, parts, BED, raw),
             render_args(manifest, timeline, parts, None, raw),
             limited_loudness_args(raw, manifest.output, gain_db=1.0, ceiling_db=-1.7),
-            meter_args(Path("/w/meter"), manifest.output),
             floor_args(manifest, timeline, out),
         ]
     a = BASE / "a:b|c.wav"

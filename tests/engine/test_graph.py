@@ -12,9 +12,7 @@ from podplus.engine.graph import (
     limited_loudness_args,
     limiter_filter,
     listen_args,
-    meter_args,
     mix_graph,
-    package_args,
     prepare_args,
     render_args,
 )
@@ -152,39 +150,29 @@ def test_the_listening_pass_measures_the_mains_bands() -> None:
     ]  # fmt: skip
 
 
-def test_a_metered_encode_tees_the_packets_and_escapes_folder_names() -> None:
-    manifest, _, _ = plan(output={"format": "m4a"})
-    args = encode_args(
-        manifest, intermediate=Path("/w/mix.f32le"), gain_db=0.5, limiter_ceiling_db=None,
-        destination=Path("/a|b[1]/audio.m4a"), meter_fifo=Path("/a|b[1]/meter.fifo"),
-    )  # fmt: skip
-    assert args[-2] == "tee"
-    assert args[-1] == (
-        "[f=ipod]file:/a\\|b\\[1\\]/audio.m4a|[f=adts]file:/a\\|b\\[1\\]/meter.fifo"
+def test_the_encode_writes_the_finished_file_with_cover_tags_and_chapters() -> None:
+    manifest, _, _ = plan(
+        cover="cover.jpg",
+        tags={"artist": "Ada", "year": 2026},
+        output={"format": "mp3", "bitrate_kbps": 96},
     )
-    assert "-filter:a volume=0.5dB" in " ".join(args)
-    meter = meter_args(Path("/w/meter.fifo"), manifest.output)
-    assert meter[meter.index("-i") - 1] == "aac"
-    assert "ebur128=framelog=verbose:peak=sample+true" in meter
-
-
-def test_packaging_copies_the_audio_and_adds_cover_tags_and_chapters() -> None:
-    manifest, _, _ = plan(cover="cover.jpg", tags={"artist": "Ada", "year": 2026})
-    args = package_args(
-        manifest, audio_file=Path("/w/a.mp3"), metadata_file=Path("/w/ch.txt"),
-        destination=Path("/w/out.mp3"), cover_as_is=True,
+    args = encode_args(
+        manifest, intermediate=Path("/w/mix.f32le"), gain_db=1.5, limiter_ceiling_db=None,
+        metadata_file=Path("/w/ch.txt"), destination=Path("/w/out.mp3"), cover_as_is=True,
     )  # fmt: skip
     joined = " ".join(args)
-    assert "-c:a copy" in joined and "libmp3lame" not in joined
+    assert "-c:a libmp3lame -b:a 96k -id3v2_version 3 -f mp3 file:/w/out.mp3" in joined
+    assert "-filter:a volume=1.5dB" in joined
     assert "-map 1:v -c:v copy -disposition:v attached_pic" in joined
     assert "comment=Cover (front)" in args
     assert "-map_chapters 2" in joined and "artist=Ada" in args and "date=2026" in args
     assert "-pattern_type none" in joined and "file:/ep/cover.jpg" in joined
-    reencoded = package_args(
-        manifest, audio_file=Path("/w/a.mp3"), metadata_file=None,
-        destination=Path("/w/out.mp3"), cover_as_is=False,
+    reencoded = encode_args(
+        manifest, intermediate=Path("/w/mix.f32le"), gain_db=0.0, limiter_ceiling_db=-1.7,
+        metadata_file=None, destination=Path("/w/out.mp3"),
     )  # fmt: skip
-    assert "-c:v mjpeg" in " ".join(reencoded)
+    assert "mjpeg" in reencoded and "-map_chapters -1" in " ".join(reencoded)
+    assert limiter_filter(-1.7) in reencoded[reencoded.index("-filter:a") + 1]
 
 
 def test_chapter_titles_are_escaped() -> None:
@@ -209,12 +197,7 @@ def test_every_pass_reads_only_whitelisted_file_urls() -> None:
         limited_loudness_args(raw, manifest.output, gain_db=1.0, ceiling_db=-1.7),
         encode_args(
             manifest, intermediate=raw, gain_db=1.0, limiter_ceiling_db=None,
-            destination=Path("/w/out.mp3"), meter_fifo=Path("/w/meter.fifo"),
-        ),
-        meter_args(Path("/w/meter.fifo"), manifest.output),
-        package_args(
-            manifest, audio_file=Path("/w/a.mp3"), metadata_file=chapters,
-            destination=Path("/w/out.mp3"),
+            metadata_file=chapters, destination=Path("/w/out.mp3"),
         ),
     ]  # fmt: skip
     for args in passes:

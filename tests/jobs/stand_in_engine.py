@@ -3,6 +3,10 @@
 The real engine can't be made to flood stderr or segfault on cue; these tests pin how
 the supervisor copes when an engine does. End-to-end tests use the real engine.
 
+Its ``done`` event has the real one's shape, report included (``REPORT``, its part titled
+as the manifest's first segment); ``bad-report`` finishes like ``ok`` with a report that
+doesn't fit it.
+
 Like the real engine, it works in a ``.podplus-*`` folder beside its output, removed when
 it exits on its own and left behind when it is killed.
 
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 
 def main() -> None:
@@ -55,18 +60,62 @@ def act(mode: str, output: str | None) -> None:
         sys.exit(3)
     elif mode == "crash":
         os.kill(os.getpid(), signal.SIGSEGV)
-    elif mode in ("ok", "chatty"):
-        steps = 5 if mode == "ok" else 150
+    elif mode in ("ok", "chatty", "bad-report"):
+        steps = 150 if mode == "chatty" else 5
         for step in range(steps):
             print(json.dumps({"event": "progress", "phase": "render", "fraction": step / steps}))
             sys.stdout.flush()
-            time.sleep(0.05 if mode == "ok" else 0.01)
-        _finish(output)
+            time.sleep(0.01 if mode == "chatty" else 0.05)
+        _finish(output, titled(BAD_REPORT if mode == "bad-report" else REPORT))
     else:
         sys.exit(f"unknown mode {mode}")
 
 
-def _finish(output: str | None) -> None:
+# What the real engine reports (``AssemblyResult.as_json``), for one part.
+REPORT: dict[str, Any] = {
+    "limited": False,
+    "encodes": 1,
+    "chapters": [{"start_s": 0.0, "end_s": 1.0, "title": "take"}],
+    "parts": [
+        {
+            "title": "take",
+            "field": "segments[0]",
+            "duration_s": 1.0,
+            "before": {"loudness_lufs": -23.4, "peak_db": -3.2, "noise_floor_db": -61.0},
+            "after": {"loudness_lufs": -16.0, "peak_db": -1.9, "noise_floor_db": -66.5},
+            "gain_db": 7.4,
+            "limited": True,
+            "applied": ["rumble and DC below 70 Hz removed", "steady noise lowered 12 dB"],
+        }
+    ],
+}
+# A level that is no number: an engine with a bug in its meter.
+BAD_REPORT = {
+    **REPORT,
+    "parts": [{**REPORT["parts"][0], "before": {"loudness_lufs": "loud"}}],
+}
+
+
+def titled(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with its part and chapter named as the manifest's first segment."""
+    try:
+        with open(sys.argv[sys.argv.index("assemble") + 1]) as handle:
+            title = json.load(handle)["segments"][0]["title"]
+    except (OSError, ValueError, LookupError, TypeError):
+        return report
+    return named(report, title)
+
+
+def named(report: dict[str, Any], title: str) -> dict[str, Any]:
+    """``report`` with its part and chapter called ``title``."""
+    return {
+        **report,
+        "parts": [{**report["parts"][0], "title": title}],
+        "chapters": [{**report["chapters"][0], "title": title}],
+    }
+
+
+def _finish(output: str | None, report: dict[str, object] | None = None) -> None:
     if output:
         with open(output, "wb") as handle:
             handle.write(b"ID3 not really audio")
@@ -77,6 +126,7 @@ def _finish(output: str | None) -> None:
         "integrated_lufs": -16.0,
         "true_peak_db": -1.5,
         "seconds": 0.1,
+        **(report or {}),
     }
     print(json.dumps(done), flush=True)
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from databases import Database
 
 from podplus.ids import new_id
@@ -21,8 +23,10 @@ from podplus.storage.files import FileStore
 from podplus.storage.jobs import FailureCause, Job, JobStatus, JobStore
 from podplus.storage.media import MediaStore
 from podplus.storage.processes import ProcessStore
+from podplus.storage.reports import AssemblyReport
 from podplus.storage.schema import episodes, media
 from tests.jobs.conftest import stand_in_command
+from tests.jobs.stand_in_engine import REPORT, named
 
 
 @pytest.fixture
@@ -279,3 +283,37 @@ async def test_an_engine_that_claims_success_without_a_file_is_an_engine_error(
 
     outcome = await assemble_episode(job, stores=stores, engine_command=["e"], run_engine=liar)
     assert (outcome.status, outcome.cause) == (JobStatus.FAILED, FailureCause.ENGINE_ERROR)
+
+
+async def test_the_engines_report_is_published_with_the_audio(
+    database: Database, stores: AssemblyStores, supervisor: Supervisor
+) -> None:
+    job = await queued_job(database)
+    assert await assemble(job, stores, supervisor, "ok") == JobOutcome(JobStatus.SUCCEEDED)
+    episode = await stores.episodes.get(job.episode_id)
+    # The part is titled as the manifest says: after its file, talk.wav.
+    expected = AssemblyReport.from_engine(named(REPORT, "talk"))
+    assert episode is not None and episode.report == expected
+
+
+async def test_a_report_that_does_not_fit_is_logged_and_dropped_and_the_job_succeeds(
+    database: Database,
+    stores: AssemblyStores,
+    supervisor: Supervisor,
+    files: FileStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job = await queued_job(database)
+    with caplog.at_level(logging.WARNING, logger="podplus.jobs.assembly"):
+        outcome = await assemble(job, stores, supervisor, "bad-report")
+    assert outcome == JobOutcome(JobStatus.SUCCEEDED)
+    episode = await stores.episodes.get(job.episode_id)
+    assert episode is not None and episode.audio_name == f"{job.episode_id}-{job.id}.mp3"
+    assert files.episode_path(episode.audio_name).exists()
+    assert episode.report is None
+    stored = await database.fetch_val(
+        sa.select(episodes.c.report).where(episodes.c.id == job.episode_id)
+    )
+    assert stored is None
+    (refused,) = [r.getMessage() for r in caplog.records if "report_refused" in r.getMessage()]
+    assert f"job_id={job.id}" in refused and "parts[0].before.loudness_lufs" in refused

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from databases import Database
 
 from podplus.storage.database import connect, open_database
 from podplus.storage.episodes import EpisodeAudio, EpisodeAudioFiles, EpisodeStore
 from podplus.storage.files import FileStore
 from podplus.storage.migrations import migrate
+from podplus.storage.reports import AssemblyReport
 from podplus.storage.schema import episodes, users
+from tests.jobs.stand_in_engine import REPORT
 
 
 @pytest.fixture
@@ -146,3 +149,101 @@ async def test_audio_for_an_episode_deleted_meanwhile_is_not_left_on_disk(
     )
     assert published is None
     assert not files.episode_path("e-job.mp3").exists()
+
+
+# -- The engine's report on the audio ------------------------------------------------------
+
+
+def a_report(title: str = "take") -> AssemblyReport:
+    first: dict[str, object] = {**REPORT["parts"][0], "title": title}
+    report = AssemblyReport.from_engine({**REPORT, "parts": [first]})
+    assert report is not None
+    return report
+
+
+async def publish_with_report(
+    audio: EpisodeAudioFiles, tmp_path: Path, episode_id: str, report: AssemblyReport | None
+) -> EpisodeAudio | None:
+    return await audio.publish(
+        episode_id,
+        rendered(tmp_path),
+        audio_name=f"{episode_id}-{report.parts[0].title if report else 'none'}.mp3",
+        duration_s=1.0,
+        integrated_lufs=-16.0,
+        true_peak_db=-1.5,
+        report=report,
+    )
+
+
+async def stored_report(database: Database, episode_id: str) -> object:
+    return await database.fetch_val(sa.select(episodes.c.report).where(episodes.c.id == episode_id))
+
+
+async def test_the_report_is_written_with_the_audio_and_read_back_as_it_was(
+    database: Database, files: FileStore, audio: EpisodeAudioFiles, tmp_path: Path
+) -> None:
+    episode_id = await episode_with_audio(database, files, None)
+    published = await publish_with_report(audio, tmp_path, episode_id, a_report())
+    assert published is not None and published.report == a_report()
+    episode = await EpisodeStore(database).get(episode_id)
+    assert episode is not None and episode.report == a_report()
+    assert json.loads(str(await stored_report(database, episode_id))) == a_report().model_dump(
+        mode="json"
+    )
+
+
+async def test_new_audio_replaces_the_report_even_with_none(
+    database: Database, files: FileStore, audio: EpisodeAudioFiles, tmp_path: Path
+) -> None:
+    episode_id = await episode_with_audio(database, files, None)
+    await publish_with_report(audio, tmp_path, episode_id, a_report("first"))
+    await publish_with_report(audio, tmp_path, episode_id, a_report("second"))
+    episode = await EpisodeStore(database).get(episode_id)
+    assert episode is not None and episode.report == a_report("second")
+    # An engine that reported nothing (or nothing that fit): no report of older audio stays.
+    await publish_with_report(audio, tmp_path, episode_id, None)
+    episode = await EpisodeStore(database).get(episode_id)
+    assert episode is not None and episode.audio_name == "e-none.mp3" and episode.report is None
+    assert await stored_report(database, episode_id) is None
+
+
+async def test_the_report_goes_with_forgotten_audio(
+    database: Database, files: FileStore, audio: EpisodeAudioFiles, tmp_path: Path
+) -> None:
+    episode_id = await episode_with_audio(database, files, None)
+    await publish_with_report(audio, tmp_path, episode_id, a_report())
+    await audio.forget(episode_id)
+    episode = await EpisodeStore(database).get(episode_id)
+    assert episode is not None and episode.audio_name is None and episode.report is None
+    assert await stored_report(database, episode_id) is None
+
+
+async def test_the_report_goes_when_the_episode_is_changed(
+    database: Database, files: FileStore, audio: EpisodeAudioFiles, tmp_path: Path
+) -> None:
+    episode_id = await episode_with_audio(database, files, None)
+    await publish_with_report(audio, tmp_path, episode_id, a_report())
+    store = EpisodeStore(database)
+    before = await store.get(episode_id)
+    assert before is not None
+    await store.update(
+        episode_id,
+        title="t2",
+        description="",
+        spec=before.spec,
+        media_ids=set(),
+        show_id=None,
+    )
+    episode = await store.get(episode_id)
+    assert episode is not None and episode.audio_name is None and episode.report is None
+    assert await stored_report(database, episode_id) is None
+
+
+async def test_the_report_goes_with_a_deleted_episode(
+    database: Database, files: FileStore, audio: EpisodeAudioFiles, tmp_path: Path
+) -> None:
+    episode_id = await episode_with_audio(database, files, None)
+    await publish_with_report(audio, tmp_path, episode_id, a_report())
+    await audio.delete(episode_id)
+    assert await database.fetch_all(sa.select(episodes.c.report)) == []
+    assert list((files.root / "episodes").iterdir()) == []

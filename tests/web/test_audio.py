@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from podplus.errors import RangeNotSatisfiable
+from podplus.errors import NotFound, RangeNotSatisfiable
 from podplus.settings import Settings
-from podplus.web.audio import requested_range
+from podplus.web.audio import audio_response, requested_range
 from tests.api import finished, new_episode, served, wait_for
 
 SIZE = 1000
@@ -69,3 +71,52 @@ async def test_the_audio_route_answers_ranges_and_refusals_as_a_player_needs(  #
 
         head = await client.head(url, headers={**auth, "Range": "bytes=-3"})
         assert head.status_code == 206 and head.headers["content-length"] == "3"
+
+
+async def _send(
+    response: object, *, method: str = "GET", range_header: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """Drive an ASGI response as a server would; (status, headers, body)."""
+    messages: list[dict[str, object]] = []
+    headers = [] if range_header is None else [(b"range", range_header.encode())]
+    scope = {"type": "http", "method": method, "headers": headers, "asgi": {"spec_version": "2.4"}}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        messages.append(message)
+
+    await response(scope, receive, send)  # type: ignore[operator]
+    start = messages[0]
+    assert start["type"] == "http.response.start"
+    raw_headers = start["headers"]
+    assert isinstance(raw_headers, list)
+    body = b"".join(bytes(m.get("body", b"")) for m in messages[1:])  # type: ignore[arg-type]
+    return int(start["status"]), {k.decode(): v.decode() for k, v in raw_headers}, body  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    ("method", "range_header", "status", "expected"),
+    [
+        ("GET", None, 200, b"0123456789"),
+        ("GET", "bytes=2-4", 206, b"234"),
+        ("HEAD", None, 200, b""),
+    ],
+)
+async def test_a_file_removed_after_it_was_chosen_is_still_sent_whole(
+    tmp_path: Path, method: str, range_header: str | None, status: int, expected: bytes
+) -> None:
+    # An episode unpublished (or re-assembled) between the answer being chosen and sent.
+    path = tmp_path / "a.mp3"
+    path.write_bytes(b"0123456789")
+    response = audio_response(path, filename="a.mp3", range_header=range_header)
+    path.unlink()
+    sent_status, headers, body = await _send(response, method=method, range_header=range_header)
+    assert (sent_status, body) == (status, expected)
+    assert int(headers["content-length"]) == len(expected or b"0123456789")
+
+
+def test_a_file_already_gone_is_a_404_not_a_500(tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        audio_response(tmp_path / "gone.mp3", filename="gone.mp3", range_header=None)

@@ -55,8 +55,11 @@ async def test_a_new_episode_is_a_draft_with_its_description(client, auth, clips
     assert body["job"] is None and body["audio_url"] is None
     # Every field comes back, with the defaults filled in for what wasn't sent.
     assert body["segments"] == [
-        {"media_id": clips["take"], "trim_start_s": 0.2, "trim_end_s": None, "gain_db": -1}
-    ]
+        {
+            "media_id": clips["take"], "trim_start_s": 0.2, "trim_end_s": None, "gain_db": -1,
+            "content": None,
+        }
+    ]  # fmt: skip
     assert body["music_bed"] == {"media_id": clips["bed"], "gain_db": -20, "duck": True}
     assert body["output"] == {
         "format": "m4a", "bitrate_kbps": 96, "channels": 1, "sample_rate": 44100

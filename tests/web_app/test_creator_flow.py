@@ -126,6 +126,9 @@ def test_the_whole_creator_flow(page: Page, tmp_path: Path) -> None:
     player.evaluate("(audio) => { audio.muted = true; return audio.play(); }")
     page.wait_for_function("(audio) => audio.currentTime > 0", arg=player.element_handle())
     expect(page.locator(".episode-item", has_text="Episode 1")).to_contain_text("Ready")
+    # What the engine did, a row per part, titled after the files.
+    report = page.get_by_role("table", name="What was done")
+    expect(report.get_by_role("rowheader")).to_have_text(["opening", "interview"])
     save_screenshot(page, "studio.png")
 
     # Download the file.

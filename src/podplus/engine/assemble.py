@@ -1,8 +1,9 @@
-"""One assembly, start to finish: prepare every part, level, render, encode, package.
+"""One assembly, start to finish: prepare every part, level, render, encode, measure.
 
-The output appears only when complete and only when it keeps the promises: the encoded
-sound is measured while it is encoded, and an episode whose true peak is over the
-ceiling is encoded again with a lower limiter, or refused, never reported as done.
+The output appears only when complete and only when it keeps the promises: the finished
+file is measured as a player decodes it, and an episode whose true peak is over the
+ceiling (or whose loudness is off target) is encoded again, or refused, never reported
+as done.
 Everything is written in a temporary folder beside the output and the finished file
 renamed into place. Whatever happens, every ffmpeg this started is killed and the folder
 removed before ``run`` returns or raises.
@@ -15,14 +16,11 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from podplus.engine.cleanup import Findings, cleanup_filters, needs_listening, read_findings
-from podplus.engine.errors import FFmpegError, InputError, ManifestError, OutputError
-from podplus.engine.ffmpeg import FFmpegRun
+from podplus.engine.errors import InputError, ManifestError, OutputError
 from podplus.engine.graph import (
     CHAPTER_FORMATS,
     COVER_FORMATS,
@@ -33,16 +31,27 @@ from podplus.engine.graph import (
     ffmetadata,
     limited_loudness_args,
     listen_args,
-    meter_args,
-    package_args,
     prepare_args,
     render_args,
+)
+from podplus.engine.levels import (
+    MAX_PART_GAIN_TRIES,
+    PART_GAIN_TOLERANCE_LU,
+    PROGRAMME_FLOOR_LUFS,
+    Level,
+    bed_input,
+    first_level,
+    has_programme,
+    part_report,
+    secant_step,
 )
 from podplus.engine.loudness import Loudness, loudness_args, parse_ebur128, parse_silences
 from podplus.engine.manifest import Manifest, Part
 from podplus.engine.meters import blocks, read_loudness, read_stats
 from podplus.engine.probe import probe_audio, probe_image
 from podplus.engine.progress import Progress
+from podplus.engine.report import AssemblyResult, Figures, PreparedPart
+from podplus.engine.runs import Runs
 from podplus.engine.tagging import write_mp3_comment
 from podplus.engine.timeline import PartPlan, Timeline, build_timeline, playable_pieces
 
@@ -58,123 +67,12 @@ CODEC_LOUDNESS_ALLOWANCE_DB = {"mp3": 0.4, "m4a": 0.1}
 # When a limiter has to work, the gain is corrected until the limited sound is this close
 # to the aim (each try reads the sound once; nothing is encoded).
 LIMITED_GAIN_TOLERANCE_LU = 0.1
-# A part's own limiter is settled closer: takes must land within half a LU of each other.
-PART_GAIN_TOLERANCE_LU = 0.05
 MAX_GAIN_TRIES = 4
-# The most levelling may turn a part up: past this it would be lifting noise, not speech.
-MAX_LEVELLING_GAIN_DB = 24.0
-# A part quieter than this has no programme in it (room tone, silence): it plays at its
-# own level, with no levelling gain.
-PROGRAMME_FLOOR_LUFS = -55.0
-# Parts are limited on their own, this far under the ceiling, so a peaky take loses no
-# loudness to the episode's limiter that its neighbours don't (takes stay level).
-PART_LIMITER_HEADROOM_DB = 0.6
 # Encodes until the measured true peak is under the ceiling and the loudness on target.
 MAX_ENCODES = 4
 TRUE_PEAK_TOLERANCE_DB = 0.0
-LOUDNESS_TOLERANCE_LU = 0.3
+LOUDNESS_TOLERANCE_LU = 0.2
 PEAK_RETRY_MARGIN_DB = 0.15
-# The bed's level is relative to the speech; ducking starts this far under it.
-DUCK_BELOW_SPEECH_DB = 18.0
-
-
-@dataclass(frozen=True)
-class Figures:
-    loudness_lufs: float | None
-    peak_db: float | None
-    noise_floor_db: float | None
-
-    def shifted(self, gain_db: float) -> Figures:
-        return Figures(*(None if v is None else round(v + gain_db, 1) for v in self._values()))
-
-    def _values(self) -> tuple[float | None, float | None, float | None]:
-        return (self.loudness_lufs, self.peak_db, self.noise_floor_db)
-
-    def as_json(self) -> dict[str, float | None]:
-        rounded = [None if v is None else round(v, 1) for v in self._values()]
-        return dict(zip(("loudness_lufs", "peak_db", "noise_floor_db"), rounded, strict=True))
-
-
-@dataclass(frozen=True)
-class PreparedPart:
-    """A part after pass 1: its float PCM and what was measured on the way."""
-
-    part: Part
-    raw: Path
-    duration_s: float
-    before: Figures
-    after: Figures  # cleaned up, before its gain
-    silences: list[tuple[float, float | None]]
-    applied: list[str]
-
-
-@dataclass(frozen=True)
-class PartReport:
-    """What happened to one part, before and after, for the people who made it."""
-
-    title: str
-    field: str
-    duration_s: float
-    before: Figures
-    after: Figures
-    gain_db: float
-    limited: bool
-    applied: list[str]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "field": self.field,
-            "duration_s": round(self.duration_s, 3),
-            "before": self.before.as_json(),
-            "after": self.after.as_json(),
-            "gain_db": round(self.gain_db, 1),
-            "limited": self.limited,
-            "applied": self.applied,
-        }
-
-
-@dataclass(frozen=True)
-class AssemblyResult:
-    """What was made, measured on the encoded sound itself (decoded by a meter while it
-    was encoded): loudness, true peak (4x oversampled), sample peak."""
-
-    output: Path
-    duration_s: float
-    integrated_lufs: float | None
-    true_peak_db: float | None
-    sample_peak_db: float | None
-    limited: bool
-    encodes: int
-    seconds: float
-    chapters: list[tuple[float, float, str]] = field(default_factory=list)
-    parts: list[PartReport] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "output": str(self.output),
-            "duration_s": round(self.duration_s, 3),
-            "integrated_lufs": self.integrated_lufs,
-            "true_peak_db": self.true_peak_db,
-            "sample_peak_db": self.sample_peak_db,
-            "measured": True,
-            "limited": self.limited,
-            "encodes": self.encodes,
-            "seconds": round(self.seconds, 3),
-            "chapters": [
-                {"start_s": round(start, 3), "end_s": round(end, 3), "title": title}
-                for start, end, title in self.chapters
-            ],
-            "parts": [part.as_json() for part in self.parts],
-        }
-
-
-@dataclass(frozen=True)
-class Level:
-    gain_db: float
-    limit_db: float | None
-    applied: list[str]
-    reached_lufs: float | None = None  # measured after its own limiter
 
 
 class Assembly:
@@ -182,7 +80,7 @@ class Assembly:
         self.manifest = manifest
         self.destination = destination
         self.progress = progress
-        self._runs: list[FFmpegRun] = []
+        self._runs = Runs()
 
     @property
     def ceiling_db(self) -> float:
@@ -218,10 +116,13 @@ class Assembly:
             for item in prepared:
                 item.raw.unlink(missing_ok=True)
             partial = work / f"episode.{self.manifest.output.format}"
-            figures, limited, encodes = self._encode(timeline, intermediate, mix, partial, work)
-            self._package(
-                timeline, work / f"audio.{self.manifest.output.format}", partial, work, cover_as_is
+            metadata = self._chapters_file(timeline, work)
+            figures, limited, encodes = self._encode(
+                timeline, intermediate, mix, partial, metadata, cover_as_is
             )
+            comment = self.manifest.tags.get("comment")
+            if self.manifest.output.format == "mp3" and comment:
+                write_mp3_comment(partial, comment)
             os.replace(partial, self.destination)
         finally:
             self._clean_up(work)
@@ -235,7 +136,7 @@ class Assembly:
             encodes=encodes,
             seconds=time.monotonic() - started,
             chapters=timeline.chapters(),
-            parts=[_report(item, level) for item, level in zip(prepared, levels, strict=True)],
+            parts=[part_report(item, level) for item, level in zip(prepared, levels, strict=True)],
         )
 
     # -- pass 1: every part prepared -------------------------------------------------------
@@ -254,7 +155,7 @@ class Assembly:
         ]
         self.progress.phase("analyse", total_s=total_s * (1 + len(listening) / len(probes)))
         done = _Counter(self.progress)
-        heard = self._run_all(
+        heard = self._runs.all(
             [listen_args(manifest.parts[index], manifest.output) for index in listening],
             [f"listening to {manifest.parts[index].path.name}" for index in listening],
             on_done=lambda n: done.add(probes[listening[n]].duration_s or 0.0),
@@ -281,7 +182,7 @@ class Assembly:
                 )
             )
             applied.append(lines)
-        outputs = self._run_all(
+        outputs = self._runs.all(
             commands,
             [f"preparing {part.path.name}" for part in manifest.parts],
             on_done=lambda n: done.add(probes[n].duration_s or 0.0),
@@ -332,35 +233,19 @@ class Assembly:
     def level(self, prepared: Sequence[PreparedPart]) -> list[Level]:
         """Each part's gain. A part whose peaks would pass the ceiling gets its own
         limiter, and its gain is corrected for the loudness that limiter takes."""
-        manifest = self.manifest
-        levels: list[Level] = []
-        for item in prepared:
-            lufs = item.after.loudness_lufs
-            applied: list[str] = []
-            if lufs is None or lufs < PROGRAMME_FLOOR_LUFS:
-                applied.append("no programme in it (silence or room tone): left at its level")
-                levels.append(Level(item.part.gain_db, None, applied))
-                continue
-            if not manifest.level_segments:
-                levels.append(Level(item.part.gain_db, None, applied))
-                continue
-            gain = self.aim_lufs - lufs
-            if gain > MAX_LEVELLING_GAIN_DB:
-                applied.append(f"levelling gain capped at {MAX_LEVELLING_GAIN_DB:g} dB")
-                gain = MAX_LEVELLING_GAIN_DB
-            gain += item.part.gain_db
-            limit = self.ceiling_db - PART_LIMITER_HEADROOM_DB
-            peak = item.after.peak_db
-            needs_limiter = peak is not None and peak + gain > limit
-            levels.append(Level(gain, limit if needs_limiter else None, applied))
-        if not any(
-            item.after.loudness_lufs is not None
-            and item.after.loudness_lufs >= PROGRAMME_FLOOR_LUFS
-            for item in prepared
-        ):
+        if not any(has_programme(item) for item in prepared):
             raise InputError(
                 f"the episode is silent: no part is louder than {PROGRAMME_FLOOR_LUFS:g} LUFS"
             )
+        levels = [
+            first_level(
+                item,
+                aim_lufs=self.aim_lufs,
+                ceiling_db=self.ceiling_db,
+                levelled=self.manifest.level_segments,
+            )
+            for item in prepared
+        ]
         return self._correct_for_limiters(prepared, levels)
 
     def _correct_for_limiters(
@@ -371,9 +256,12 @@ class Assembly:
             return levels
         output = self.manifest.output
         total_s = sum(prepared[index].duration_s for index in limited)
-        self.progress.phase("level", total_s=total_s * MAX_GAIN_TRIES)
+        self.progress.phase("level", total_s=total_s * MAX_PART_GAIN_TRIES)
         done = _Counter(self.progress)
-        for attempt in range(1, MAX_GAIN_TRIES + 1):
+        # The last (gain, loudness reached) of each part: a hard-limited take gains much
+        # less than a dB per dB, and the slope between two tries finds its gain in few.
+        tried: dict[int, tuple[float, float | None]] = {}
+        for attempt in range(1, MAX_PART_GAIN_TRIES + 1):
             lengths = [prepared[index].duration_s for index in limited]
             commands = [
                 limited_loudness_args(
@@ -384,7 +272,7 @@ class Assembly:
                 )
                 for index in limited
             ]
-            outputs = self._run_all(
+            outputs = self._runs.all(
                 commands,
                 [f"levelling {prepared[index].part.path.name}" for index in limited],
                 on_done=lambda n, lengths=lengths: done.add(lengths[n]),  # type: ignore[misc]
@@ -395,11 +283,13 @@ class Assembly:
                 wanted = self.aim_lufs + prepared[index].part.gain_db
                 miss = 0.0 if reached is None else wanted - reached
                 level = levels[index]
-                if abs(miss) > PART_GAIN_TOLERANCE_LU and attempt < MAX_GAIN_TRIES:
-                    levels[index] = Level(level.gain_db + miss, level.limit_db, level.applied)
+                if abs(miss) > PART_GAIN_TOLERANCE_LU and attempt < MAX_PART_GAIN_TRIES:
+                    step = secant_step(tried.get(index), (level.gain_db, reached), miss)
+                    tried[index] = (level.gain_db, reached)
+                    levels[index] = level.regained(level.gain_db + step)
                     unsettled.append(index)
                 else:
-                    levels[index] = Level(level.gain_db, level.limit_db, level.applied, reached)
+                    levels[index] = level.settled(reached)
             if not unsettled:
                 break
             limited = unsettled
@@ -425,34 +315,18 @@ class Assembly:
     def _bed(
         self, prepared: Sequence[PreparedPart], levels: Sequence[Level], bed_lufs: float | None
     ) -> BedInput | None:
-        """The bed is set relative to the speech as it will play, so its level and the
-        depth of its ducking are the same at any loudness target."""
         bed = self.manifest.music_bed
         if bed is None:
             return None
-        speech = [
-            _played_lufs(item, level)
-            for item, level in zip(prepared, levels, strict=True)
-            if item.part.content == "speech"
-            and item.after.loudness_lufs is not None
-            and item.after.loudness_lufs >= PROGRAMME_FLOOR_LUFS
-        ]
-        speech_lufs = sum(speech) / len(speech) if speech else self.aim_lufs
-        gain = bed.gain_db if bed_lufs is None else speech_lufs + bed.gain_db - bed_lufs
-        return BedInput(
-            bed.path,
-            gain_db=gain,
-            duck=bed.duck,
-            duck_threshold_db=speech_lufs - DUCK_BELOW_SPEECH_DB,
-        )
+        return bed_input(bed, prepared, levels, bed_lufs=bed_lufs, aim_lufs=self.aim_lufs)
 
     def _bed_loudness(self) -> float | None:
         bed = self.manifest.music_bed
         if bed is None:
             return None
         probe_audio(bed.path)
-        run = self._start(loudness_args(bed.path, true_peak=False))
-        self._finish(run, "measuring the music bed")
+        run = self._runs.start(loudness_args(bed.path, true_peak=False))
+        self._runs.finish(run, "measuring the music bed")
         return parse_ebur128(run.stderr_text()).integrated_lufs
 
     def _check_cover(self) -> bool:
@@ -472,13 +346,19 @@ class Assembly:
         intermediate: Path,
     ) -> Loudness:
         self.progress.phase("render", total_s=timeline.duration_s)
-        run = self._start(render_args(self.manifest, timeline, parts, bed, intermediate))
+        run = self._runs.start(render_args(self.manifest, timeline, parts, bed, intermediate))
         run.follow(self.progress.advance)
-        self._finish(run, "rendering the mix")
+        self._runs.finish(run, "rendering the mix")
         return parse_ebur128(run.stderr_text())
 
     def _encode(
-        self, timeline: Timeline, intermediate: Path, mix: Loudness, partial: Path, work: Path
+        self,
+        timeline: Timeline,
+        intermediate: Path,
+        mix: Loudness,
+        partial: Path,
+        metadata: Path | None,
+        cover_as_is: bool,
     ) -> tuple[Loudness, bool, int]:
         """Encode the mix with the gain that puts it on the target, measuring the encoded
         sound as it is made. If its true peak is over the ceiling (a codec's overshoot,
@@ -494,11 +374,12 @@ class Assembly:
         if sample_peak_db + gain_db > self.ceiling_db:
             limiter = self.ceiling_db
             gain_db = self._limited_gain(timeline, intermediate, gain_db, limiter)
-        encoded = work / f"audio.{manifest.output.format}"
         # What the codec did to the loudness, learnt from each measured encode.
         codec_offset = 0.0
         for attempt in range(1, MAX_ENCODES + 1):
-            measured = self._encode_once(timeline, intermediate, gain_db, limiter, encoded, work)
+            measured = self._encode_once(
+                timeline, intermediate, gain_db, limiter, partial, metadata, cover_as_is
+            )
             true_peak = measured.true_peak_db
             over = 0.0 if true_peak is None else true_peak - target.true_peak_db
             miss = (
@@ -540,50 +421,39 @@ class Assembly:
         intermediate: Path,
         gain_db: float,
         limiter: float | None,
-        encoded: Path,
-        work: Path,
+        partial: Path,
+        metadata: Path | None,
+        cover_as_is: bool,
     ) -> Loudness:
+        """Encode the finished file, then measure it as a player decodes it: with the
+        encoder's delay and padding trimmed (a meter fed the bare packets counts them as
+        audio, and on short, peaky material its gating then lands up to half a LU off)."""
         manifest = self.manifest
         self.progress.phase("encode", total_s=timeline.duration_s)
-        fifo = self._fifo(work / "meter.fifo")
-        meter = self._start(meter_args(fifo, manifest.output))
-        run = self._start(
+        run = self._runs.start(
             encode_args(
                 manifest,
                 intermediate=intermediate,
                 gain_db=gain_db,
                 limiter_ceiling_db=limiter,
-                destination=encoded,
-                meter_fifo=fifo,
-            )
-        )
-        run.follow(self.progress.advance)
-        self._finish(run, "encoding")
-        self._finish(meter, "measuring the encoded episode")
-        return parse_ebur128(meter.stderr_text())
-
-    def _package(
-        self, timeline: Timeline, encoded: Path, partial: Path, work: Path, cover_as_is: bool
-    ) -> None:
-        manifest = self.manifest
-        metadata = None
-        if manifest.chapters and manifest.output.format in CHAPTER_FORMATS:
-            metadata = work / "chapters.txt"
-            metadata.write_text(ffmetadata(timeline))
-        self.progress.phase("package", total_s=1.0)
-        packaging = self._start(
-            package_args(
-                manifest,
-                audio_file=encoded,
                 metadata_file=metadata,
                 destination=partial,
                 cover_as_is=cover_as_is,
             )
         )
-        self._finish(packaging, "packaging")
-        comment = manifest.tags.get("comment")
-        if manifest.output.format == "mp3" and comment:
-            write_mp3_comment(partial, comment)
+        run.follow(self.progress.advance)
+        self._runs.finish(run, "encoding")
+        self.progress.phase("measure", total_s=1.0)
+        meter = self._runs.start(loudness_args(partial, peaks="sample+true"))
+        return parse_ebur128(self._runs.finish(meter, "measuring the encoded episode"))
+
+    def _chapters_file(self, timeline: Timeline, work: Path) -> Path | None:
+        manifest = self.manifest
+        if not manifest.chapters or manifest.output.format not in CHAPTER_FORMATS:
+            return None
+        metadata = work / "chapters.txt"
+        metadata.write_text(ffmetadata(timeline))
+        return metadata
 
     def _limited_gain(
         self,
@@ -599,12 +469,12 @@ class Assembly:
         aim = self.aim_lufs if aim_lufs is None else aim_lufs
         self.progress.phase("limit", total_s=timeline.duration_s * MAX_GAIN_TRIES)
         for attempt in range(MAX_GAIN_TRIES):
-            run = self._start(
+            run = self._runs.start(
                 limited_loudness_args(
                     intermediate, self.manifest.output, gain_db=gain_db, ceiling_db=ceiling_db
                 )
             )
-            self._finish(run, "levelling the mix")
+            self._runs.finish(run, "levelling the mix")
             reached = parse_ebur128(run.stderr_text())
             self.progress.advance(timeline.duration_s * (attempt + 1))
             miss = 0.0 if reached.integrated_lufs is None else aim - reached.integrated_lufs
@@ -614,27 +484,6 @@ class Assembly:
         return gain_db
 
     # -- processes -------------------------------------------------------------------------
-
-    def _run_all(
-        self,
-        commands: Sequence[list[str]],
-        doing: Sequence[str],
-        *,
-        on_done: Callable[[int], None],
-    ) -> list[str]:
-        """Run ``commands``, as many at once as there are cores; their stderr, in order."""
-        results: dict[int, str] = {}
-        waiting = list(range(len(commands)))
-        running: list[tuple[int, FFmpegRun]] = []
-        while waiting or running:
-            while waiting and len(running) < (os.cpu_count() or 2):
-                index = waiting.pop(0)
-                running.append((index, self._start(commands[index])))
-            index, run = running.pop(0)
-            self._finish(run, doing[index])
-            results[index] = run.stderr_text()
-            on_done(index)
-        return [results[index] for index in range(len(commands))]
 
     def _clean_up(self, work: Path) -> None:
         """Kill every ffmpeg this started, then remove the temporary folder (the float
@@ -648,25 +497,8 @@ class Assembly:
             raise
 
     def _stop_and_remove(self, work: Path) -> None:
-        for run in self._runs:
-            run.close()
+        self._runs.close()
         shutil.rmtree(work, ignore_errors=True)
-
-    @staticmethod
-    def _fifo(path: Path) -> Path:
-        path.unlink(missing_ok=True)
-        os.mkfifo(path)
-        return path
-
-    def _start(self, args: list[str]) -> FFmpegRun:
-        run = FFmpegRun(args)
-        self._runs.append(run)
-        return run
-
-    @staticmethod
-    def _finish(run: FFmpegRun, doing: str) -> None:
-        if run.wait() != 0:
-            raise FFmpegError(f"ffmpeg failed while {doing}:", stderr_tail=run.stderr_tail())
 
 
 class _Counter:
@@ -688,31 +520,4 @@ def _cleans(manifest: Manifest) -> bool:
         or needs_listening(cleanup)
         or cleanup.deess
         or cleanup.max_pause_s is not None
-    )
-
-
-def _played_lufs(item: PreparedPart, level: Level) -> float:
-    """A part's loudness as it plays: after its gain, and after its limiter if it has one
-    (the gain of a limited part is higher than the loudness it reaches)."""
-    if level.reached_lufs is not None:
-        return level.reached_lufs
-    assert item.after.loudness_lufs is not None
-    return item.after.loudness_lufs + level.gain_db
-
-
-def _report(item: PreparedPart, level: Level) -> PartReport:
-    after = item.after.shifted(level.gain_db)
-    if level.limit_db is not None:
-        peak = None if after.peak_db is None else min(after.peak_db, round(level.limit_db, 1))
-        loudness = after.loudness_lufs if level.reached_lufs is None else level.reached_lufs
-        after = Figures(loudness, peak, after.noise_floor_db)
-    return PartReport(
-        title=item.part.title,
-        field=item.part.field,
-        duration_s=item.duration_s,
-        before=item.before,
-        after=after,
-        gain_db=level.gain_db,
-        limited=level.limit_db is not None,
-        applied=[*item.applied, *level.applied],
     )

@@ -8,10 +8,9 @@ peaks need a limiter, *level*: the gain that lands the limited part on the targe
 Pass 3, *render*: the prepared parts levelled, joined, the bed laid under them and
 ducked, mixed to a float intermediate while ``ebur128`` learns its loudness and sample
 peak. Pass 4, *encode*: one linear gain (and a limiter only if the peaks need one),
-encoded once; the ``tee`` muxer writes the packets both to a file and to a FIFO, where a
-meter on the other core decodes them and measures the finished sound, true peak
-included. Pass 5, *package*: the encoded audio copied (not re-encoded) into the final
-container with tags, cover and chapters (``tee`` drops chapters).
+encoded once into the finished container with tags, cover and chapters. Pass 5,
+*measure*: the finished file decoded as a player decodes it (encoder delay and padding
+trimmed) and metered, loudness and 4x true peak.
 The floor this is measured against is the sources joined, mixed and encoded in one pass
 with no loudness work; see ``floor_args``.
 """
@@ -53,12 +52,7 @@ CODECS = {
     "wav": ["-c:a", "pcm_s16le"],
 }
 MUXERS = {"mp3": "mp3", "m4a": "ipod", "flac": "flac", "wav": "wav"}
-DEMUXERS = {"mp3": "mp3", "m4a": "mov", "flac": "flac", "wav": "wav"}
 MUXER_OPTIONS = {"mp3": ["-id3v2_version", "3"], "m4a": [], "flac": [], "wav": []}
-# How the encoded packets travel to the meter: a stream format a FIFO can carry (no
-# seeking back to finish a header), the same packets, no re-encoding.
-METER_MUXERS = {"mp3": "mp3", "m4a": "adts", "flac": "flac", "wav": "s16le"}
-METER_DEMUXERS = {"adts": "aac"}
 # Formats whose muxer embeds a cover picture and writes chapters from -map_chapters.
 COVER_FORMATS = ("mp3", "m4a", "flac")
 CHAPTER_FORMATS = ("mp3", "m4a")
@@ -297,11 +291,13 @@ def render_args(
 def limited_loudness_args(
     intermediate: Path, output: OutputSpec, *, gain_db: float, ceiling_db: float
 ) -> list[str]:
-    """Loudness of the mix after gain and limiter, without encoding: the limiter takes
-    some loudness away, so the gain that hits the target is found by measuring this."""
+    """Loudness of the mix (or of a part, with its own limiter) after gain and limiter,
+    without encoding: the limiter takes some loudness away, so the gain that hits the
+    target is found by measuring this."""
+    limiter = limiter_filter(ceiling_db)
     chain = _chain(
         filter_spec("volume", decibels(gain_db)),
-        limiter_filter(ceiling_db),
+        limiter,
         ebur128_filter(peak=""),
     )
     return [
@@ -328,59 +324,23 @@ def encode_args(
     intermediate: Path,
     gain_db: float,
     limiter_ceiling_db: float | None,
-    destination: Path,
-    meter_fifo: Path,
-) -> list[str]:
-    """Pass 4: the one gain (and the limiter, if the peaks need it), encoded once. The
-    ``tee`` muxer sends the packets to ``destination`` and to the FIFO, where
-    ``meter_args`` decodes and measures exactly what a listener will hear; then
-    ``package_args`` adds tags, cover and chapters (tee drops chapters)."""
-    output = manifest.output
-    filters = [filter_spec("volume", decibels(gain_db))]
-    if limiter_ceiling_db is not None:
-        filters.append(limiter_filter(limiter_ceiling_db))
-    slaves = (
-        f"[f={MUXERS[output.format]}]{_tee_escape(file_url(destination))}"
-        f"|[f={METER_MUXERS[output.format]}]{_tee_escape(file_url(meter_fifo))}"
-    )
-    return [
-        *common_args(), "-loglevel", "level+error", *progress_args(),
-        *raw_input(intermediate, output), "-map", "0:a", "-filter:a", _chain(*filters),
-        *codec_args(output), "-f", "tee", slaves,
-    ]  # fmt: skip
-
-
-def meter_args(fifo: Path, output: OutputSpec) -> list[str]:
-    """The meter of the encoded sound: decodes what ``encode_args`` sends to ``fifo`` and
-    prints an ebur128 summary with the true peak."""
-    fmt = METER_MUXERS[output.format]
-    # Headerless PCM must be told its layout; every other stream format carries it.
-    layout: dict[str, OptionValue] = (
-        {"ar": output.sample_rate, "ac": output.channels} if fmt == "s16le" else {}
-    )
-    return [
-        *common_args(), "-loglevel", "level+info",
-        *safe_input(fifo, demuxer=METER_DEMUXERS.get(fmt, fmt), options=layout),
-        "-filter:a", ebur128_filter(peak="sample+true"), "-f", "null", "-",
-    ]  # fmt: skip
-
-
-def package_args(
-    manifest: Manifest,
-    *,
-    audio_file: Path,
     metadata_file: Path | None,
     destination: Path,
     cover_as_is: bool = False,
 ) -> list[str]:
-    """Pass 5: the encoded audio copied as it is, with tags, cover and chapters. A JPEG or
-    PNG cover goes in byte for byte (``cover_as_is``); anything else becomes a JPEG."""
-    fmt = manifest.output.format
+    """Pass 4: the one gain (and the limiter, if the peaks need it), encoded once into the
+    finished container with tags, cover and chapters. A JPEG or PNG cover goes in byte for
+    byte (``cover_as_is``); anything else becomes a JPEG."""
+    output = manifest.output
+    filters = [filter_spec("volume", decibels(gain_db))]
+    if limiter_ceiling_db is not None:
+        filters.append(limiter_filter(limiter_ceiling_db))
     return [
-        *common_args(), "-loglevel", "level+error",
-        *safe_input(audio_file, demuxer=DEMUXERS[fmt]),
+        *common_args(), "-loglevel", "level+error", *progress_args(),
+        *raw_input(intermediate, output),
         *_packaging(manifest, metadata_file, first_input=1, cover_as_is=cover_as_is),
-        "-c:a", "copy", *MUXER_OPTIONS[fmt], "-f", MUXERS[fmt], file_url(destination),
+        "-filter:a", _chain(*filters), *codec_args(output), *MUXER_OPTIONS[output.format],
+        "-f", MUXERS[output.format], file_url(destination),
     ]  # fmt: skip
 
 
@@ -426,14 +386,6 @@ def floor_args(manifest: Manifest, timeline: Timeline, destination: Path) -> lis
         "-filter_complex", graph, "-map", "[mix]", *encoding_args(manifest.output),
         file_url(destination),
     ]  # fmt: skip
-
-
-def _tee_escape(url: str) -> str:
-    # The tee muxer splits its argument on "|" and reads "[options]" before each URL; a
-    # backslash makes any of its syntax characters in a folder name plain text.
-    for char in ("\\", "|", "[", "]", "'"):
-        url = url.replace(char, "\\" + char)
-    return url
 
 
 def _packaging(

@@ -50,12 +50,14 @@ def ebur128_filter(*, peak: str = "true", instance: str | None = None) -> str:
     return filter_spec(name, framelog="verbose", peak=peak)
 
 
-def loudness_args(path: Path, *, true_peak: bool = True) -> list[str]:
+def loudness_args(path: Path, *, true_peak: bool = True, peaks: str | None = None) -> list[str]:
     """The ffmpeg command whose stderr ``parse_ebur128`` reads. ``true_peak=False`` skips
-    the 4x-oversampled peak meter (about a third of the cost) when only LUFS is wanted."""
+    the 4x-oversampled peak meter (about a third of the cost) when only LUFS is wanted;
+    ``peaks`` names the peak meters outright ("sample+true")."""
+    peak = peaks if peaks is not None else ("true" if true_peak else "")
     return [
         "ffmpeg", "-nostdin", "-hide_banner", "-nostats", *safe_input(path), "-map", "0:a:0",
-        "-filter:a", ebur128_filter(peak="true" if true_peak else ""), "-f", "null", "-",
+        "-filter:a", ebur128_filter(peak=peak), "-f", "null", "-",
     ]  # fmt: skip
 
 

@@ -23,8 +23,8 @@ PHASE_WEIGHTS = {
     "level": 0.03,
     "render": 0.27,
     "limit": 0.03,
-    "encode": 0.34,
-    "package": 0.03,
+    "encode": 0.3,
+    "measure": 0.07,
 }
 
 

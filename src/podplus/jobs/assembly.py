@@ -15,7 +15,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from pydantic import ValidationError
+
+from podplus.engine.spec import describe
 from podplus.jobs.failures import engine_error_message
 from podplus.jobs.manifest import build_manifest
 from podplus.jobs.supervisor import EngineOutcome
@@ -23,6 +27,7 @@ from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
 from podplus.storage.files import FileStore
 from podplus.storage.jobs import FailureCause, Job, JobStatus
 from podplus.storage.media import Media, MediaStore
+from podplus.storage.reports import AssemblyReport
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +141,7 @@ async def _assemble(
         duration_s=float(done.get("duration_s") or 0.0),
         integrated_lufs=done.get("integrated_lufs"),
         true_peak_db=done.get("true_peak_db"),
+        report=_read_report(done, job),
     )
     if published is None:
         return JobOutcome.failed(FailureCause.INPUT_MISSING, "the episode was deleted")
@@ -147,6 +153,22 @@ async def _assemble(
         published.audio_size_bytes,
     )
     return SUCCEEDED
+
+
+def _read_report(done: Mapping[str, Any], job: Job) -> AssemblyReport | None:
+    """The engine's report on what it did, or None. A report that doesn't fit is logged and
+    dropped: the audio is measured and good either way, so the job still succeeds."""
+    try:
+        return AssemblyReport.from_engine(done)
+    except ValidationError as exc:
+        logger.warning(
+            "event=tasks.assemble.report_refused episode_id=%s job_id=%s problems=%d first=%r",
+            job.episode_id,
+            job.id,
+            exc.error_count(),
+            describe(exc.errors()[0]),
+        )
+        return None
 
 
 def _public_error(outcome: EngineOutcome, media: Mapping[str, Media], files: FileStore) -> str:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import sqlalchemy as sa
 from databases import Database
+from pydantic import ValidationError
 
 from podplus.engine.spec import EpisodeSpec
 from podplus.storage.files import FileStore
 from podplus.storage.pages import PageOf, Position, newest_first
-from podplus.storage.schema import episode_media, episodes, jobs, processes
+from podplus.storage.reports import AssemblyReport
+from podplus.storage.schema import (
+    download_counts,
+    download_windows,
+    episode_media,
+    episodes,
+    jobs,
+    processes,
+    publications,
+    shows,
+)
+from podplus.storage.shows import feed_changed
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,11 @@ class Episode:
     true_peak_db: float | None
     created_at: float
     updated_at: float
+    # The show it belongs to, and its feed GUID once it has been published.
+    show_id: str | None = None
+    guid: str | None = None
+    # What the engine did to make the audio; None without audio (or a report).
+    report: AssemblyReport | None = None
 
 
 @dataclass(frozen=True)
@@ -38,18 +59,37 @@ class EpisodeAudio:
     duration_s: float
     integrated_lufs: float | None
     true_peak_db: float | None
+    report: AssemblyReport | None = None
 
 
 def _episode(row: object) -> Episode:
     mapping = dict(row._mapping)  # type: ignore[attr-defined]
     # Validated when written; reading trusts it (a row is never half a spec).
     mapping["spec"] = EpisodeSpec.model_validate_json(mapping["spec"], strict=False)
+    if mapping.get("report") is not None:
+        mapping["report"] = _report(mapping["id"], mapping["report"])
     return Episode(**mapping)
 
 
+def _report(episode_id: str, text: str) -> AssemblyReport | None:
+    """The stored report, or None (logged) for one this release can't read: a report is
+    an account of the audio, never a reason to fail to show the episode."""
+    try:
+        return AssemblyReport.model_validate_json(text)
+    except ValidationError as exc:
+        logger.warning(
+            "event=episodes.report_unreadable episode_id=%s errors=%d",
+            episode_id,
+            exc.error_count(),
+        )
+        return None
+
+
 class EpisodeStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
         self._db = database
+        # For the feed's change time (``shows.feed_changed_at``), as publishing tells it.
+        self._clock = clock
 
     async def add(self, episode: Episode, *, media_ids: set[str]) -> None:
         values = {**episode.__dict__, "spec": episode.spec.model_dump_json()}
@@ -65,8 +105,10 @@ class EpisodeStore:
         description: str,
         spec: EpisodeSpec,
         media_ids: set[str],
+        show_id: str | None,
     ) -> None:
-        """Replace the description; the old audio no longer matches it, so it is forgotten."""
+        """Replace the description; the old audio no longer matches it, so it is forgotten.
+        (A published episode's public audio is a copy of its own: see ``storage.publishing``.)"""
         async with self._db.transaction():
             await self._db.execute(
                 episodes.update()
@@ -75,11 +117,13 @@ class EpisodeStore:
                     title=title,
                     description=description,
                     spec=spec.model_dump_json(),
+                    show_id=show_id,
                     audio_name=None,
                     audio_size_bytes=None,
                     duration_s=None,
                     integrated_lufs=None,
                     true_peak_db=None,
+                    report=None,
                     updated_at=time.time(),
                 )
             )
@@ -87,6 +131,13 @@ class EpisodeStore:
                 episode_media.delete().where(episode_media.c.episode_id == episode_id)
             )
             await self._link_media(episode_id, media_ids)
+            # A published episode's title and notes are in its show's feed.
+            published_in = sa.select(publications.c.show_id).where(
+                publications.c.episode_id == episode_id
+            )
+            await self._db.execute(
+                feed_changed(shows.c.id.in_(published_in), now=self._clock())
+            )
 
     async def set_audio(self, episode_id: str, audio: EpisodeAudio | None) -> bool:
         """Point the row at ``audio``, or at none; False when there is no such row.
@@ -95,6 +146,7 @@ class EpisodeStore:
             values: dict[str, object] = {field.name: None for field in fields(EpisodeAudio)}
         else:
             values = dict(audio.__dict__)
+            values["report"] = None if audio.report is None else audio.report.model_dump_json()
         updated = await self._db.fetch_val(
             episodes.update()
             .where(episodes.c.id == episode_id)
@@ -124,9 +176,12 @@ class EpisodeStore:
         )
 
     async def delete(self, episode_id: str) -> None:
-        """Delete the episode with its job history (the caller checks nothing is running)."""
+        """Delete the episode with its job history, its publication and its download counts
+        (the caller checks nothing is running, and removes the public file after)."""
         episode_jobs = sa.select(jobs.c.id).where(jobs.c.episode_id == episode_id)
         async with self._db.transaction():
+            for table in (publications, download_counts, download_windows):
+                await self._db.execute(table.delete().where(table.c.episode_id == episode_id))
             await self._db.execute(processes.delete().where(processes.c.job_id.in_(episode_jobs)))
             await self._db.execute(jobs.delete().where(jobs.c.episode_id == episode_id))
             await self._db.execute(
@@ -163,8 +218,10 @@ class EpisodeAudioFiles:
         duration_s: float,
         integrated_lufs: float | None,
         true_peak_db: float | None,
+        report: AssemblyReport | None = None,
     ) -> EpisodeAudio | None:
         """Move ``rendered`` into place as the episode's audio, then remove the file it replaces.
+        The engine's ``report`` on it is written in the same row change (and goes with it).
 
         Returns None, publishing nothing, when the episode no longer exists.
         """
@@ -179,6 +236,7 @@ class EpisodeAudioFiles:
             duration_s=duration_s,
             integrated_lufs=integrated_lufs,
             true_peak_db=true_peak_db,
+            report=report,
         )
         if not await self._episodes.set_audio(episode_id, audio):
             # Deleted while the file moved into place: nothing names the file, so it goes.

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import sqlalchemy as sa
 from databases import Database
@@ -102,12 +103,26 @@ def fair_order() -> tuple[sa.ColumnElement[object], ...]:
     return running, sa.func.coalesce(last_started, 0.0), jobs.c.created_at, jobs.c.id
 
 
+class JobEvents(Protocol):
+    """Told of each job that ends (succeeded, failed, cancelled), inside the transaction
+    that ends it: the webhook outbox (``podplus.storage.webhook_deliveries``)."""
+
+    async def job_finished(self, job: Job) -> None: ...
+
+
 class JobStore:
     """The job table. Times (``created_at``, leases) come from ``clock``, in epoch seconds."""
 
-    def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Callable[[], float] = time.time,
+        events: JobEvents | None = None,
+    ) -> None:
         self._db = database
         self._clock = clock
+        self._events = events
 
     # -- what handlers do ------------------------------------------------------------------
 
@@ -199,6 +214,16 @@ class JobStore:
             limit=limit,
             after=after,
             convert=_job,
+        )
+
+    async def active_count(self, *, owner_id: str) -> int:
+        """How many jobs the owner has queued or running (their ``active_jobs`` quota's use)."""
+        return int(
+            await self._db.fetch_val(
+                sa.select(sa.func.count())
+                .select_from(jobs)
+                .where(jobs.c.owner_id == owner_id, jobs.c.status.in_(ACTIVE))
+            )
         )
 
     async def active_for_episode(self, episode_id: str) -> Job | None:
@@ -392,10 +417,17 @@ class JobStore:
         status: JobStatus,
         **values: object,
     ) -> bool:
-        await self._db.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id, where)
-            .values(status=status.value, finished_at=self._clock(), lease_expires_at=None, **values)
-        )
-        job = await self.get(job_id)
+        async with self._db.transaction():
+            changed = await self._db.fetch_val(
+                jobs.update()
+                .where(jobs.c.id == job_id, where)
+                .values(
+                    status=status.value, finished_at=self._clock(), lease_expires_at=None, **values
+                )
+                .returning(jobs.c.id)
+            )
+            job = await self.get(job_id)
+            # The job's end and its webhook deliveries commit together, or neither does.
+            if changed is not None and job is not None and self._events is not None:
+                await self._events.job_finished(job)
         return job is not None and job.status is status

@@ -10,11 +10,19 @@ from databases import Database
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from podplus.storage.schema import (
+    download_counts,
+    download_windows,
+    episodes,
     jobs,
     metadata,
+    publications,
     revoked_tokens,
     schema_migrations,
+    show_slugs,
+    shows,
     throttle_counters,
+    webhook_deliveries,
+    webhooks,
 )
 
 Migration = Callable[[Database], Awaitable[None]]
@@ -72,12 +80,40 @@ async def _index_jobs_by_owner(database: Database) -> None:
             await database.execute(CreateIndex(index, if_not_exists=True))
 
 
+async def _add_shows_and_publishing(database: Database) -> None:
+    # Shows (with every slug they have had), episodes published into their feeds, and the
+    # downloads counted from them.
+    await _create_table(database, shows)
+    await _create_table(database, show_slugs)
+    await _add_column(database, "episodes", "show_id", "VARCHAR(32) REFERENCES shows (id)")
+    await _add_column(database, "episodes", "guid", "VARCHAR(36)")
+    for index in episodes.indexes:
+        if index.name in ("ix_episodes_show", "ux_episodes_guid"):
+            await database.execute(CreateIndex(index, if_not_exists=True))
+    for table in (publications, download_windows, download_counts):
+        await _create_table(database, table)
+
+
+async def _add_episode_reports(database: Database) -> None:
+    # What the engine did to each part of an episode's current audio, kept with it.
+    await _add_column(database, "episodes", "report", "TEXT")
+
+
+async def _add_webhooks(database: Database) -> None:
+    # Webhooks and their outbox of deliveries.
+    for table in (webhooks, webhook_deliveries):
+        await _create_table(database, table)
+
+
 # Append-only: version N is MIGRATIONS[N - 1]. Never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,  # 1
     _add_jobs_failure_cause,  # 2
     _add_token_revocation_and_attempt_counters,  # 3
     _index_jobs_by_owner,  # 4
+    _add_shows_and_publishing,  # 5
+    _add_episode_reports,  # 6
+    _add_webhooks,  # 7
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

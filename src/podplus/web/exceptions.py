@@ -1,4 +1,5 @@
-"""The one place where errors become HTTP answers: ``{"error": {"code", "message"}}``."""
+"""The one place where errors become HTTP answers: ``{"error": {"code", "message"}}``, and
+``"reason"`` beside them where the error's cause is a value a client can branch on."""
 
 from __future__ import annotations
 
@@ -10,20 +11,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from podplus.errors import (
+    ArtworkNotJpegOrPng,
+    ArtworkRefused,
     BadRequest,
     Conflict,
     Forbidden,
+    Gone,
     InvalidInput,
     JobQuotaExceeded,
     MediaQuotaExceeded,
     NotFound,
     PayloadTooLarge,
     PodplusError,
+    PublishRefused,
     RangeNotSatisfiable,
     TooManyRequests,
     Unauthorized,
     UnsupportedMedia,
 )
+from podplus.feeds.artwork import ArtworkRule
+from podplus.storage.publishing import PublishBlock
 from podplus.web.headers import ERROR_HEADERS
 
 logger = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ ERROR_ANSWERS: dict[type[PodplusError], tuple[int, str]] = {
     Forbidden: (403, "forbidden"),
     NotFound: (404, "not_found"),
     Conflict: (409, "conflict"),
+    Gone: (410, "gone"),
     PayloadTooLarge: (413, "payload_too_large"),
     # Its own code: deleting media helps, a smaller file may not.
     MediaQuotaExceeded: (413, "quota_exceeded"),
@@ -48,6 +56,24 @@ ERROR_ANSWERS: dict[type[PodplusError], tuple[int, str]] = {
     JobQuotaExceeded: (429, "quota_exceeded"),
     PodplusError: (500, "internal_error"),
 }
+
+# Refusals whose cause is a value (a ``StrEnum``), sent as ``error.reason`` so a client
+# branches on it, not on the words: the attribute that holds it and the values it takes.
+# Part of the API, as the codes are.
+ERROR_REASONS: dict[type[PodplusError], tuple[str, tuple[str, ...]]] = {
+    PublishRefused: ("reason", tuple(PublishBlock)),
+    ArtworkRefused: ("rule", tuple(rule for rule in ArtworkRule if rule is not ArtworkRule.FORMAT)),
+    ArtworkNotJpegOrPng: ("rule", (ArtworkRule.FORMAT.value,)),
+}
+
+
+def reason_for(exc: PodplusError) -> str | None:
+    """The ``error.reason`` of ``exc``: ``PublishRefused(reason="not_ready")`` → "not_ready"."""
+    for cls in type(exc).__mro__:
+        if cls in ERROR_REASONS:
+            return str(getattr(exc, ERROR_REASONS[cls][0]))
+    return None
+
 
 # Starlette's own refusals (no route, wrong method…) answer with the same codes as ours.
 _HTTP_CODES = {405: "method_not_allowed"}
@@ -64,10 +90,17 @@ def answer_for(exc: PodplusError) -> tuple[int, str]:
 
 
 def error_response(
-    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+    status_code: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    reason: str | None = None,
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    detail = {"code": code, "message": message}
+    if reason is not None:
+        detail["reason"] = reason
+    return JSONResponse({"error": detail}, status_code=status_code, headers=headers)
 
 
 async def podplus_error(request: Request, exc: Exception) -> Response:
@@ -84,7 +117,7 @@ async def podplus_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size_bytes}"
-    return error_response(status_code, code, exc.message, headers)
+    return error_response(status_code, code, exc.message, headers, reason=reason_for(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -56,7 +56,7 @@ async def upload_media(request: Request) -> Response:
     user = await current_user(request)
     found = services(request)
     settings = found.settings
-    quota = _quota(settings)
+    quota = media_quota(settings)
     usage = await found.media.usage(owner_id=user.id)
     quota.check_room(usage)
     room_bytes = quota.storage_bytes - usage.size_bytes
@@ -93,20 +93,14 @@ async def upload_media(request: Request) -> Response:
                     ),
                 ),
             )
-            media_id = new_id()
-            item = Media(
-                id=media_id,
+            item = new_media(
+                media_id=new_id(),
                 owner_id=user.id,
                 kind=kind,
                 filename=upload.filename,
-                storage_name=media_id,
                 size_bytes=upload.size_bytes,
-                duration_s=info.duration_s if kind.is_audio else None,
-                sample_rate=info.sample_rate if kind.is_audio else None,
-                channels=info.channels if kind.is_audio else None,
-                codec=info.codec,
+                info=info,
                 loudness_lufs=loudness,
-                created_at=time.time(),
             )
             found.files.publish(upload.path, found.files.media_path(item.storage_name))
             try:
@@ -119,6 +113,33 @@ async def upload_media(request: Request) -> Response:
     return json_response(media_out(item), status_code=201)
 
 
+def new_media(
+    *,
+    media_id: str,
+    owner_id: str,
+    kind: MediaKind,
+    filename: str,
+    size_bytes: int,
+    info: ProbeResult,
+    loudness_lufs: float | None,
+) -> Media:
+    """The row of an analysed upload, stored under its id."""
+    return Media(
+        id=media_id,
+        owner_id=owner_id,
+        kind=kind,
+        filename=filename,
+        storage_name=media_id,
+        size_bytes=size_bytes,
+        duration_s=info.duration_s if kind.is_audio else None,
+        sample_rate=info.sample_rate if kind.is_audio else None,
+        channels=info.channels if kind.is_audio else None,
+        codec=info.codec,
+        loudness_lufs=loudness_lufs,
+        created_at=time.time(),
+    )
+
+
 async def _analyse(
     analyzer: Analyzer,
     path: Path,
@@ -127,6 +148,19 @@ async def _analyse(
     check_duration: Callable[[float], None],
 ) -> tuple[ProbeResult, float | None]:
     """Probe, judge on the declared figures (and the duration quota), then measure."""
+    info = await inspect_upload(analyzer, path, kind, check_duration=check_duration)
+    return info, await measure_upload(analyzer, path, kind, info)
+
+
+async def inspect_upload(
+    analyzer: Analyzer,
+    path: Path,
+    kind: MediaKind,
+    *,
+    check_duration: Callable[[float], None],
+) -> ProbeResult:
+    """Probe the file and judge it on what it declares (and ``check_duration`` on its
+    length), before a sample is decoded; ``UnsupportedMedia`` or ``MediaOverLimit`` if not."""
     try:
         info = await analyzer.probe(path)
     except ProbeFailed as exc:
@@ -134,19 +168,27 @@ async def _analyse(
     if not kind.is_audio:
         if not info.is_image:
             raise UnsupportedMedia(_unreadable(kind, "it is not a JPEG, PNG or WebP image"))
-        return info, None
+        return info
     if not info.has_audio:
         raise UnsupportedMedia(_unreadable(kind, "it has no audio stream"))
-    duration_s = check_figures(info, analyzer.limits)
-    check_duration(duration_s)
+    check_duration(check_figures(info, analyzer.limits))
+    return info
+
+
+async def measure_upload(
+    analyzer: Analyzer, path: Path, kind: MediaKind, info: ProbeResult
+) -> float | None:
+    """The integrated loudness of an inspected audio file (None for an image)."""
+    if not kind.is_audio:
+        return None
     try:
-        loudness = await analyzer.integrated_lufs(path, duration_s=duration_s)
+        return await analyzer.integrated_lufs(path, duration_s=info.duration_s or 0.0)
     except ProbeFailed as exc:
         raise UnsupportedMedia(_unreadable(kind, str(exc))) from exc
-    return info, loudness
 
 
-def _quota(settings: Settings) -> MediaQuota:
+def media_quota(settings: Settings) -> MediaQuota:
+    """The quotas on one owner's uploads."""
     return MediaQuota(
         storage_bytes=settings.quota_storage_bytes,
         files=settings.quota_media_files,

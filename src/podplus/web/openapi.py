@@ -31,7 +31,9 @@ music under speech, normalizes loudness to broadcast targets and encodes the epi
 
 Authenticate with `POST /api/auth/token` (the OAuth2 password flow) and send the token as
 `Authorization: Bearer <token>`. Every error is JSON: `{"error": {"code", "message"}}`; a
-message about a field starts with its path (`segments[1].trim_start_s: …`).
+message about a field starts with its path (`segments[1].trim_start_s: …`). A refusal whose
+cause is a value to branch on says it in `error.reason` too (why an episode can't be
+published, which rule artwork breaks).
 """
 
 _ERROR_CODES = {
@@ -192,12 +194,15 @@ def _operation(operation: Operation, schemas: _Schemas) -> dict[str, Any]:
         responses[str(reply.status)] = answer
     for status, when in operation.error_statuses().items():
         code = _ERROR_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
+        reasons = operation.reasons.get(status, ())
+        if reasons:
+            when += f" `error.reason`: {', '.join(f'`{reason}`' for reason in reasons)}."
         responses[str(status)] = {
             "description": when,
             "content": {
                 JSON: {
                     "schema": schemas.ref(ErrorBody, "serialization"),
-                    "example": example_error(code, when),
+                    "example": example_error(code, when, reasons[0] if reasons else None),
                 }
             },
         }

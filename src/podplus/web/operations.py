@@ -68,6 +68,21 @@ class Parameter:
     required: bool = False
 
 
+def query_parameters(model: type[BaseModel]) -> tuple[Parameter, ...]:
+    """The query parameters ``model`` reads (the one that validates them), each with its
+    description and schema (type, limits, default) taken from the model."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, described in schema["properties"].items():
+        described = {key: value for key, value in described.items() if key != "title"}
+        description = str(described.pop("description", ""))
+        parameters.append(
+            Parameter(name, "query", description, schema=described, required=name in required)
+        )
+    return tuple(parameters)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Operation:
     method: str
@@ -83,6 +98,8 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
     # Refusals particular to this operation; 401, 404, 400/413/422 are added from the above.
     errors: Mapping[int, str] = field(default_factory=dict)
+    # The ``error.reason`` values a refusal of this status may carry (``web.exceptions``).
+    reasons: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def operation_id(self) -> str:

@@ -8,15 +8,50 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from podplus.engine.spec import EpisodeChanges, EpisodeInput
-from podplus.web import admin, episode_audio, episodes, health, jobs, media, openapi, users
+from podplus.errors import ArtworkNotJpegOrPng, ArtworkRefused, PublishRefused
+from podplus.feeds.artwork import ARTWORK_MEDIA_TYPES
+from podplus.feeds.chapters import CHAPTERS_MEDIA_TYPE
+from podplus.feeds.items import ENCLOSURE_TYPES
+from podplus.feeds.rss import FEED_MEDIA_TYPE
+from podplus.web import (
+    admin,
+    episode_audio,
+    episodes,
+    feeds,
+    health,
+    jobs,
+    media,
+    openapi,
+    productions,
+    public_audio,
+    publishing,
+    shows,
+    users,
+    webhooks,
+)
 from podplus.web.audio import AUDIO_TYPES
-from podplus.web.operations import FORM, HTML, MULTIPART, Body, Link, Operation, Parameter, Reply
+from podplus.web.caching_headers import IMMUTABLE
+from podplus.web.exceptions import ERROR_REASONS
+from podplus.web.operations import (
+    FORM,
+    HTML,
+    MULTIPART,
+    Body,
+    Link,
+    Operation,
+    Parameter,
+    Reply,
+    query_parameters,
+)
 from podplus.web.pages import WebApp
 from podplus.web.paging import LIST_ERRORS, LIST_PARAMETERS
+from podplus.web.public_urls import ARTWORK_PATH, AUDIO_PATH, CHAPTERS_PATH, FEED_PATH
 from podplus.web.schemas import (
+    ArtworkUpload,
     AudioLink,
     EngineProcess,
+    EpisodeChanges,
+    EpisodeCreate,
     EpisodeOut,
     Health,
     JobAccepted,
@@ -25,10 +60,22 @@ from podplus.web.schemas import (
     MediaUpload,
     Page,
     PasswordChange,
+    ProductionAccepted,
+    ProductionForm,
+    PublishRequest,
+    ShowChanges,
+    ShowInput,
+    ShowOut,
+    ShowStats,
+    StatsQuery,
     TokenOut,
     TokenRequest,
     UserCreate,
     UserOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryOut,
+    WebhookOut,
 )
 
 AUDIO_SCHEMA = {"type": "string", "format": "binary"}
@@ -44,6 +91,32 @@ AUDIO_REPLIES = (
     Reply(200, "The whole file.", media_type=AUDIO_MEDIA_TYPES, raw_schema=AUDIO_SCHEMA),
     Reply(206, "The range asked for.", media_type=AUDIO_MEDIA_TYPES, raw_schema=AUDIO_SCHEMA),
 )
+PUBLIC_FILE_HEADERS = {
+    "ETag": "The content's hash: the file under this name never changes.",
+    "Cache-Control": IMMUTABLE,
+}
+NOT_MODIFIED = Reply(304, "Not modified since the copy the client has (If-None-Match).")
+
+
+def _public_file_replies(media_types: tuple[str, ...]) -> tuple[Reply, ...]:
+    return (
+        Reply(200, "The whole file.", media_type=media_types, raw_schema=AUDIO_SCHEMA,
+              headers=PUBLIC_FILE_HEADERS),
+        Reply(206, "The range asked for.", media_type=media_types, raw_schema=AUDIO_SCHEMA,
+              headers=PUBLIC_FILE_HEADERS),
+        NOT_MODIFIED,
+    )  # fmt: skip
+
+
+def _show_links() -> dict[str, Link]:
+    this = {"show_id": "$response.body#/id"}
+    return {
+        "GetShow": Link("get_show", this),
+        "UpdateShow": Link("update_show", this),
+        "DeleteShow": Link("delete_show", this),
+        "UploadArtwork": Link("upload_artwork", this),
+        "ShowStats": Link("show_stats", this),
+    }
 
 
 def _episode_links() -> dict[str, Link]:
@@ -55,6 +128,18 @@ def _episode_links() -> dict[str, Link]:
         "AssembleEpisode": Link("assemble", this),
         "EpisodeAudio": Link("episode_audio", this),
         "EpisodeAudioUrl": Link("episode_audio_url", this),
+        "PublishEpisode": Link("publish_episode", this),
+        "UnpublishEpisode": Link("unpublish_episode", this),
+    }
+
+
+def _webhook_links() -> dict[str, Link]:
+    this = {"webhook_id": "$response.body#/id"}
+    return {
+        "GetWebhook": Link("get_webhook", this),
+        "DeleteWebhook": Link("delete_webhook", this),
+        "WebhookDeliveries": Link("list_deliveries", this),
+        "TestWebhook": Link("send_test_event", this),
     }
 
 
@@ -201,7 +286,7 @@ def operations(web: WebApp) -> list[Operation]:
             endpoint=episodes.create_episode,
             tag="episodes",
             summary="Describe an episode",
-            body=Body(EpisodeInput),
+            body=Body(EpisodeCreate),
             replies=(Reply(201, "The episode, a draft.", EpisodeOut, links=_episode_links()),),
         ),
         Operation(
@@ -230,7 +315,9 @@ def operations(web: WebApp) -> list[Operation]:
             summary="Change an episode",
             body=Body(EpisodeChanges),
             replies=(Reply(200, "The changed episode (its old audio is gone).", EpisodeOut),),
-            errors={409: "The episode is being assembled."},
+            errors={
+                409: "The episode is being assembled, or is published and would leave its show."
+            },
         ),
         Operation(
             method="DELETE",
@@ -336,6 +423,293 @@ def operations(web: WebApp) -> list[Operation]:
             summary="Cancel a queued or running job",
             replies=(Reply(202, "Cancelling (or cancelled, if it was queued).", JobOut),),
             errors={409: "The job has already finished."},
+        ),
+        # -- Productions -----------------------------------------------------------------
+        Operation(
+            method="POST",
+            path="/api/productions",
+            endpoint=productions.create_production,
+            tag="jobs",
+            summary="Upload audio, describe the episode and queue its assembly, in one request",
+            body=Body(ProductionForm, MULTIPART),
+            replies=(
+                Reply(
+                    202,
+                    "Stored and queued: the episode and its job; follow the job at the Location.",
+                    ProductionAccepted,
+                    headers={"Location": "The job's URL."},
+                    links={
+                        **_job_links("job/id"),
+                        "GetEpisode": Link(
+                            "get_episode", {"episode_id": "$response.body#/episode/id"}
+                        ),
+                    },
+                ),
+            ),
+            errors={
+                400: "The body is not a multipart form.",
+                413: "A file over the upload size limit, longer than the duration limit or "
+                "too costly to analyse, or past a media quota (code `quota_exceeded`); the "
+                "message names the part (`files[1]: …`).",
+                415: "A file that is not audio, or whose sample rate or channel count is over "
+                "the limits; the message names the part.",
+                422: "A part this form doesn't take, no `files` part, a part sent twice or "
+                "said twice (an `intro` file and `options.intro_id`), bad `options`, an "
+                "unknown show, or a field of the episode that is wrong; the message names it.",
+                429: "As many of your uploads are being analysed as may be at once "
+                "(Retry-After), or as many jobs queued or running as your quota allows "
+                "(code `quota_exceeded`).",
+            },
+        ),
+        # -- Shows -----------------------------------------------------------------------
+        Operation(
+            method="POST",
+            path="/api/shows",
+            endpoint=shows.create_show,
+            tag="shows",
+            summary="Create a show: a podcast with a public feed",
+            body=Body(ShowInput),
+            replies=(Reply(201, "The show and its feed URL.", ShowOut, links=_show_links()),),
+            errors={
+                409: "The slug is, or was, another account's show's; you have as many shows "
+                "as allowed; or the server has no public address for feeds (set "
+                "PODPLUS_PUBLIC_URL)."
+            },
+        ),
+        Operation(
+            method="GET",
+            path="/api/shows",
+            endpoint=shows.list_shows,
+            tag="shows",
+            summary="Your shows, newest first, a page at a time",
+            parameters=LIST_PARAMETERS,
+            replies=(Reply(200, "A page of shows.", Page[ShowOut]),),
+            errors=LIST_ERRORS,
+        ),
+        Operation(
+            method="GET",
+            path="/api/shows/{show_id}",
+            endpoint=shows.get_show,
+            tag="shows",
+            summary="One show",
+            replies=(Reply(200, "The show.", ShowOut),),
+        ),
+        Operation(
+            method="PATCH",
+            path="/api/shows/{show_id}",
+            endpoint=shows.update_show,
+            tag="shows",
+            summary="Change a show",
+            body=Body(ShowChanges),
+            replies=(Reply(200, "The changed show.", ShowOut),),
+            errors={409: "The slug is, or was, another account's show's."},
+        ),
+        Operation(
+            method="DELETE",
+            path="/api/shows/{show_id}",
+            endpoint=shows.delete_show,
+            tag="shows",
+            summary="Delete a show and its feed (its episodes stay, unpublished)",
+            replies=(Reply(204, "Deleted."),),
+        ),
+        Operation(
+            method="PUT",
+            path="/api/shows/{show_id}/artwork",
+            endpoint=shows.upload_artwork,
+            tag="shows",
+            summary="Upload the show's artwork",
+            body=Body(ArtworkUpload, MULTIPART),
+            replies=(Reply(200, "The show with its new artwork.", ShowOut),),
+            errors={
+                413: "Larger than artwork can be.",
+                415: "Not one JPEG or PNG image.",
+                422: "Not what directories take (square, 1400 to 3000 px, RGB; the message "
+                "names the rule), or a form part this endpoint doesn't take.",
+                429: "As many of your uploads are being analysed as may be at once; "
+                "Retry-After says when to try again.",
+            },
+            reasons={
+                415: ERROR_REASONS[ArtworkNotJpegOrPng][1],
+                422: ERROR_REASONS[ArtworkRefused][1],
+            },
+        ),
+        Operation(
+            method="GET",
+            path="/api/shows/{show_id}/stats",
+            endpoint=shows.show_stats,
+            tag="shows",
+            summary="Downloads per episode and day",
+            parameters=query_parameters(StatsQuery),
+            replies=(Reply(200, "The counts.", ShowStats),),
+            errors={422: "`days` is wrong."},
+        ),
+        # -- Public feeds and files --------------------------------------------------------
+        Operation(
+            method="GET",
+            path=FEED_PATH,
+            endpoint=feeds.show_feed,
+            tag="feeds",
+            summary="A show's podcast feed (RSS 2.0, itunes and podcast namespaces)",
+            auth=None,
+            parameters=(
+                Parameter("If-None-Match", "header", "An ETag of the feed; 304 if unchanged."),
+                Parameter("If-Modified-Since", "header", "A date; 304 if unchanged since."),
+            ),
+            replies=(
+                Reply(
+                    200,
+                    "The feed; gzipped when Accept-Encoding allows.",
+                    media_type=FEED_MEDIA_TYPE,
+                    raw_schema=TEXT_SCHEMA,
+                    headers={"ETag": "The feed's version.", "Last-Modified": "Its last change."},
+                ),
+                Reply(304, "Not modified since the copy the client has."),
+                Reply(
+                    301,
+                    "A slug the show had before: its feed is at Location now.",
+                    headers={"Location": "The show's feed URL now."},
+                ),
+            ),
+            errors={410: "The show was deleted; apps should unsubscribe."},
+        ),
+        Operation(
+            method="GET",
+            path=CHAPTERS_PATH,
+            endpoint=feeds.episode_chapters,
+            tag="feeds",
+            summary="A published episode's chapters (Podcasting 2.0 JSON chapters)",
+            auth=None,
+            replies=(
+                Reply(
+                    200,
+                    "The chapters.",
+                    media_type=CHAPTERS_MEDIA_TYPE,
+                    raw_schema=ANY_JSON_OBJECT,
+                ),
+            ),
+        ),
+        *[
+            Operation(
+                method=method,
+                path=AUDIO_PATH,
+                endpoint=public_audio.public_audio,
+                tag="feeds",
+                summary="A published episode's audio (byte ranges supported)",
+                auth=None,
+                parameters=(RANGE_PARAMETER,),
+                replies=_public_file_replies(tuple(dict.fromkeys(ENCLOSURE_TYPES.values()))),
+                errors={416: "The range is outside the file."},
+            )
+            for method in ("GET", "HEAD")
+        ],
+        *[
+            Operation(
+                method=method,
+                path=ARTWORK_PATH,
+                endpoint=public_audio.public_artwork,
+                tag="feeds",
+                summary="A show's artwork",
+                auth=None,
+                parameters=(RANGE_PARAMETER,),
+                replies=_public_file_replies(ARTWORK_MEDIA_TYPES),
+                errors={416: "The range is outside the file."},
+            )
+            for method in ("GET", "HEAD")
+        ],
+        # -- Publishing ------------------------------------------------------------------
+        Operation(
+            method="POST",
+            path="/api/episodes/{episode_id}/publish",
+            endpoint=publishing.publish_episode,
+            tag="publishing",
+            summary="Publish (or schedule, or publish again) an episode in its show's feed",
+            body=Body(PublishRequest),
+            replies=(Reply(200, "The episode with its publication.", EpisodeOut),),
+            errors={
+                409: "Not ready (assemble it first), in no show, or not mp3/m4a audio; or the "
+                "server has no public address for feeds (set PODPLUS_PUBLIC_URL).",
+                422: "A field is wrong, or the episode's title or notes don't fit a feed, "
+                "or a serial show's episode has no number; the message names it.",
+            },
+            reasons={409: ERROR_REASONS[PublishRefused][1]},
+        ),
+        Operation(
+            method="POST",
+            path="/api/episodes/{episode_id}/unpublish",
+            endpoint=publishing.unpublish_episode,
+            tag="publishing",
+            summary="Take an episode out of its show's feed",
+            replies=(Reply(200, "The episode, unpublished (it keeps its GUID).", EpisodeOut),),
+        ),
+        # -- Webhooks --------------------------------------------------------------------
+        Operation(
+            method="POST",
+            path="/api/webhooks",
+            endpoint=webhooks.create_webhook,
+            tag="webhooks",
+            summary="Add a webhook: a URL and the events to POST to it, signed",
+            body=Body(WebhookCreate),
+            replies=(
+                Reply(
+                    201,
+                    "The webhook and its signing secret (shown this once).",
+                    WebhookCreated,
+                    headers={"Location": "The webhook's URL."},
+                    links=_webhook_links(),
+                ),
+            ),
+            errors={
+                409: "You have as many webhooks as one account may.",
+                422: "A field is wrong, or the URL's host resolves to an address webhooks "
+                "may not reach (loopback, private, link-local, CGNAT, multicast, reserved, "
+                "cloud metadata) or to none; the message names the rule.",
+            },
+        ),
+        Operation(
+            method="GET",
+            path="/api/webhooks",
+            endpoint=webhooks.list_webhooks,
+            tag="webhooks",
+            summary="Your webhooks, newest first, a page at a time",
+            parameters=LIST_PARAMETERS,
+            replies=(Reply(200, "A page of webhooks.", Page[WebhookOut]),),
+            errors=LIST_ERRORS,
+        ),
+        Operation(
+            method="GET",
+            path="/api/webhooks/{webhook_id}",
+            endpoint=webhooks.get_webhook,
+            tag="webhooks",
+            summary="One webhook (never its secret)",
+            replies=(Reply(200, "The webhook.", WebhookOut),),
+        ),
+        Operation(
+            method="DELETE",
+            path="/api/webhooks/{webhook_id}",
+            endpoint=webhooks.delete_webhook,
+            tag="webhooks",
+            summary="Delete a webhook and its delivery log",
+            replies=(Reply(204, "Deleted; nothing more is sent to it."),),
+        ),
+        Operation(
+            method="GET",
+            path="/api/webhooks/{webhook_id}/deliveries",
+            endpoint=webhooks.list_deliveries,
+            tag="webhooks",
+            summary="The webhook's deliveries, newest first: status, attempts, next try",
+            parameters=LIST_PARAMETERS,
+            replies=(Reply(200, "A page of deliveries.", Page[WebhookDeliveryOut]),),
+            errors=LIST_ERRORS,
+        ),
+        Operation(
+            method="POST",
+            path="/api/webhooks/{webhook_id}/test",
+            endpoint=webhooks.send_test_event,
+            tag="webhooks",
+            summary="Queue a webhook.test event for the webhook",
+            replies=(
+                Reply(202, "Queued; its progress is in the delivery log.", WebhookDeliveryOut),
+            ),
         ),
         # -- Operations ------------------------------------------------------------------
         Operation(

@@ -1,11 +1,14 @@
-"""Streaming multipart uploads straight to a temporary file, with hard limits.
+"""Streaming multipart forms straight to temporary files, with hard limits.
 
 Starlette's ``request.form()`` would spool the whole body before we could look at it;
 this reads the stream chunk by chunk, so a 500 MB upload costs a buffer's worth of
 memory and a refused one stops at the limit, not at the end. Only what the endpoint
-takes is held: the parts it names (each at most once), their headers up to
-``MAX_PART_HEADER_BYTES``, a field up to ``MAX_FIELD_BYTES``. Anything else is refused
-as soon as its headers have been read, before its content is.
+takes is held: the parts its ``FormShape`` names (a file part up to its count, a field
+once), their headers up to ``MAX_PART_HEADER_BYTES``, a field up to its size. Anything
+else is refused as soon as its headers have been read, before its content is.
+
+``receive_form`` takes any number of file parts (``POST /api/productions``: ``files``
+repeated, ``intro``…); ``receive_upload`` is the common case of one ``file`` part.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -40,6 +43,52 @@ ENVELOPE_BYTES = 64 * 1024
 # What a file system holds in one name; a longer one was not a real file's name.
 MAX_FILENAME_CHARS = 255
 
+# Makes the refusal of a file part past a size limit: (the part, e.g. ``files[1]``, or
+# None for a body declared too large as a whole; the bytes of that part received so far).
+TooLarge = Callable[[str | None, int], PodplusError]
+
+
+@dataclass(frozen=True)
+class FormShape:
+    """The parts a form takes: file parts, each up to ``files[name]`` times, and text
+    fields, each once and up to ``fields[name]`` bytes."""
+
+    files: Mapping[str, int]
+    fields: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def max_parts(self) -> int:
+        return sum(self.files.values()) + len(self.fields)
+
+    @property
+    def names(self) -> str:
+        return ", ".join(sorted({*self.files, *self.fields}))
+
+    def part_label(self, name: str, index: int) -> str:
+        """How a refusal names a file part: ``file``, or ``files[1]`` for a repeated one."""
+        return name if self.files[name] == 1 else f"{name}[{index}]"
+
+
+@dataclass
+class ReceivedFile:
+    """One file part, streamed to ``path``."""
+
+    part: str  # how a refusal names it: ``file``, ``intro``, ``files[1]``
+    name: str  # the form field it came as
+    path: Path
+    filename: str  # the display name: no folders, no control characters
+    size_bytes: int = 0
+
+
+@dataclass
+class ReceivedForm:
+    files: list[ReceivedFile]
+    fields: dict[str, str]
+
+    def named(self, name: str) -> list[ReceivedFile]:
+        """The file parts that came as ``name``, in the order they were sent."""
+        return [item for item in self.files if item.name == name]
+
 
 @dataclass
 class ReceivedUpload:
@@ -57,6 +106,7 @@ class _Part:
     header_field: bytearray = field(default_factory=bytearray)
     header_value: bytearray = field(default_factory=bytearray)
     value: bytearray = field(default_factory=bytearray)
+    file: ReceivedFile | None = None
 
 
 def display_name(raw: str, *, field_name: str = "file") -> str:
@@ -88,23 +138,26 @@ class _Receiver:
     def __init__(
         self,
         *,
-        file_field: str,
-        fields: frozenset[str],
-        max_bytes: int,
-        too_large: Callable[[], PodplusError],
+        shape: FormShape,
+        new_path: Callable[[], Path],
+        max_file_bytes: int,
+        max_total_bytes: int,
+        too_large: TooLarge,
     ) -> None:
-        self.file_field = file_field
-        self.allowed = fields
-        self.max_bytes = max_bytes
+        self.shape = shape
+        self.new_path = new_path
+        self.max_file_bytes = max_file_bytes
+        self.max_total_bytes = max_total_bytes
         self.too_large = too_large
         self.part = _Part()
         self.parts = 0
         self.seen: set[str] = set()
         self.fields: dict[str, str] = {}
-        self.filename: str | None = None
-        self.seen_file = False
-        self.size_bytes = 0
-        self.pending = bytearray()
+        self.files: list[ReceivedFile] = []
+        self.total_bytes = 0
+        # File content not yet on disk: (index into ``files``, bytes), in arrival order.
+        self.pending: list[tuple[int, bytearray]] = []
+        self.pending_bytes = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -117,14 +170,15 @@ class _Receiver:
             "on_part_end": self._part_end,
         }
 
-    def _names(self) -> str:
-        return ", ".join(sorted(self.allowed))
+    def take_pending(self) -> list[tuple[int, bytearray]]:
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        return pending
 
     def _part_begin(self) -> None:
         self.parts += 1
-        if self.parts > len(self.allowed):
+        if self.parts > self.shape.max_parts:
             raise PayloadTooLarge(
-                f"The form has more than {len(self.allowed)} parts; it takes {self._names()}."
+                f"The form has more than {self.shape.max_parts} parts; it takes {self.shape.names}."
             )
         self.part = _Part()
 
@@ -157,41 +211,162 @@ class _Receiver:
     def _headers_finished(self) -> None:
         # Judged before any of the part's content is read.
         name = self.part.name
-        if name not in self.allowed:
+        if name not in self.shape.files and name not in self.shape.fields:
             shown = repr(name[:40]) if name else "A part with no name"
             raise InvalidInput(
-                f"{shown}: not a field of this form; it takes {self._names()}.",
+                f"{shown}: not a field of this form; it takes {self.shape.names}.",
                 field=name or None,
             )
-        if name in self.seen:
-            raise InvalidInput(f"{name}: sent more than once.", field=name)
-        self.seen.add(name)
-        if name == self.file_field:
-            self.filename = display_name(self.part.filename or "", field_name=name)
+        if name in self.shape.fields or self.shape.files[name] == 1:
+            if name in self.seen:
+                raise InvalidInput(f"{name}: sent more than once.", field=name)
+            self.seen.add(name)
+        if name in self.shape.files:
+            index = sum(1 for item in self.files if item.name == name)
+            if index >= self.shape.files[name]:
+                raise InvalidInput(
+                    f"{name}: the form takes at most {self.shape.files[name]} of these.",
+                    field=name,
+                )
+            label = self.shape.part_label(name, index)
+            received = ReceivedFile(
+                part=label,
+                name=name,
+                path=self.new_path(),
+                filename=display_name(self.part.filename or "", field_name=label),
+            )
+            self.files.append(received)
+            self.part.file = received
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self.part.name == self.file_field:
-            self.size_bytes += end - start
-            if self.size_bytes > self.max_bytes:
-                raise self.too_large()
-            self.pending += data[start:end]
+        received = self.part.file
+        if received is not None:
+            size = end - start
+            received.size_bytes += size
+            self.total_bytes += size
+            if received.size_bytes > self.max_file_bytes or self.total_bytes > self.max_total_bytes:
+                raise self.too_large(received.part, received.size_bytes)
+            index = len(self.files) - 1
+            if self.pending and self.pending[-1][0] == index:
+                self.pending[-1][1].extend(data[start:end])
+            else:
+                self.pending.append((index, bytearray(data[start:end])))
+            self.pending_bytes += size
         else:
             self.part.value += data[start:end]
-            if len(self.part.value) > MAX_FIELD_BYTES:
+            limit = self.shape.fields[self.part.name]
+            if len(self.part.value) > limit:
                 raise PayloadTooLarge(
-                    f"{self.part.name}: a form field may hold {MAX_FIELD_BYTES} bytes at most."
+                    f"{self.part.name}: a form field may hold {limit} bytes at most."
                 )
 
     def _part_end(self) -> None:
-        if self.part.name == self.file_field:
-            self.seen_file = True
-        else:
+        if self.part.file is None:
             self.fields[self.part.name] = self.part.value.decode("utf-8", "replace")
 
 
 def file_too_large(max_bytes: int) -> PodplusError:
     """The refusal of a file over ``max_bytes``."""
     return PayloadTooLarge(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit.")
+
+
+class _Files:
+    """The received files' handles, opened as their first bytes arrive, off the loop."""
+
+    def __init__(self, files: list[ReceivedFile]) -> None:
+        self._files = files
+        self._handles: dict[int, BinaryIO] = {}
+
+    async def write(self, pending: list[tuple[int, bytearray]]) -> None:
+        for index, data in pending:
+            handle = self._handles.get(index)
+            if handle is None:
+                handle = await asyncio.to_thread(self._files[index].path.open, "xb")
+                self._handles[index] = handle
+            await asyncio.to_thread(handle.write, bytes(data))
+
+    async def close(self) -> None:
+        """Close every handle; a file part that carried no bytes becomes an empty file."""
+        for index, received in enumerate(self._files):
+            handle = self._handles.pop(index, None)
+            if handle is None:
+                handle = await asyncio.to_thread(received.path.open, "xb")
+            await asyncio.to_thread(handle.close)
+
+    def discard(self) -> None:
+        for handle in self._handles.values():
+            with contextlib.suppress(OSError):
+                handle.close()
+        self._handles.clear()
+        for received in self._files:
+            received.path.unlink(missing_ok=True)
+
+
+async def receive_form(
+    request: Request,
+    *,
+    shape: FormShape,
+    new_path: Callable[[], Path],
+    max_file_bytes: int,
+    max_total_bytes: int | None = None,
+    too_large: TooLarge | None = None,
+) -> ReceivedForm:
+    """Stream the multipart body's file parts each to a path from ``new_path``.
+
+    A file part may hold ``max_file_bytes`` and all of them together ``max_total_bytes``;
+    ``too_large`` makes the refusal when one passes (by default, a ``PayloadTooLarge``
+    naming ``max_file_bytes``). On any failure (too large, malformed, unknown part, client
+    gone) every file written so far is removed before the error propagates: a refused
+    form leaves nothing behind. The caller removes the files of a received one.
+    """
+    total_limit = (
+        max_file_bytes * sum(shape.files.values()) if max_total_bytes is None else max_total_bytes
+    )
+    refuse_size = too_large or (lambda part, size_bytes: file_too_large(max_file_bytes))
+    content_type, options = parse_options_header(request.headers.get("content-type"))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        wanted = " and ".join(repr(name) for name in shape.files)
+        raise BadRequest(f"Send the file as multipart/form-data with a {wanted} field.")
+    # The body may hold the files, the other fields and the framing; nothing more.
+    max_body_bytes = total_limit + ENVELOPE_BYTES + sum(shape.fields.values())
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_body_bytes:
+        raise refuse_size(None, int(declared))
+
+    receiver = _Receiver(
+        shape=shape,
+        new_path=new_path,
+        max_file_bytes=max_file_bytes,
+        max_total_bytes=total_limit,
+        too_large=refuse_size,
+    )
+    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    files = _Files(receiver.files)
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_body_bytes:
+                # A flood around the parts (preamble, epilogue) rather than in them.
+                raise refuse_size(None, received)
+            parser.write(chunk)
+            if receiver.pending_bytes >= WRITE_BUFFER_BYTES:
+                await files.write(receiver.take_pending())
+        parser.finalize()
+        await files.write(receiver.take_pending())
+        await files.close()
+        return ReceivedForm(files=receiver.files, fields=receiver.fields)
+    except MultipartParseError as exc:
+        files.discard()
+        raise BadRequest(f"The multipart body is malformed: {exc}") from exc
+    except ClientDisconnect:
+        files.discard()
+        logger.info("event=upload.abandoned received_bytes=%d", received)
+        raise ClientGone() from None
+    except BaseException:  # refusals and cancellation included
+        files.discard()
+        raise
 
 
 async def receive_upload(
@@ -211,54 +386,27 @@ async def receive_upload(
     unknown part, client gone) the partial file is removed before the error propagates:
     a refused upload leaves nothing behind.
     """
-    allowed = frozenset(fields) | {file_field}
-    refuse_size = too_large or (lambda: file_too_large(max_bytes))
-    content_type, options = parse_options_header(request.headers.get("content-type"))
-    boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
-        raise BadRequest(f"Send the file as multipart/form-data with a {file_field!r} field.")
-    # The body may hold the file, the other fields and the framing; nothing more.
-    max_body_bytes = max_bytes + ENVELOPE_BYTES
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_body_bytes:
-        raise refuse_size()
-
-    receiver = _Receiver(
-        file_field=file_field, fields=allowed, max_bytes=max_bytes, too_large=refuse_size
+    shape = FormShape(
+        files={file_field: 1},
+        fields={name: MAX_FIELD_BYTES for name in fields if name != file_field},
     )
-    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
-    handle: BinaryIO = await asyncio.to_thread(destination.open, "xb")
-    received = 0
-    try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > max_body_bytes:
-                # A flood around the parts (preamble, epilogue) rather than in them.
-                raise refuse_size()
-            parser.write(chunk)
-            if len(receiver.pending) >= WRITE_BUFFER_BYTES:
-                await _flush(handle, receiver.pending)
-        parser.finalize()
-        await _flush(handle, receiver.pending)
-        await asyncio.to_thread(handle.close)
-        if not receiver.seen_file:
-            raise BadRequest(f"The form has no {file_field!r} file part.")
-        return ReceivedUpload(
-            path=destination,
-            filename=receiver.filename or "upload",
-            size_bytes=receiver.size_bytes,
-            fields=receiver.fields,
-        )
-    except MultipartParseError as exc:
-        _discard(handle, destination)
-        raise BadRequest(f"The multipart body is malformed: {exc}") from exc
-    except ClientDisconnect:
-        _discard(handle, destination)
-        logger.info("event=upload.abandoned received_bytes=%d", received)
-        raise ClientGone() from None
-    except BaseException:  # refusals and cancellation included
-        _discard(handle, destination)
-        raise
+    refuse = too_large or (lambda: file_too_large(max_bytes))
+    form = await receive_form(
+        request,
+        shape=shape,
+        new_path=lambda: destination,
+        max_file_bytes=max_bytes,
+        too_large=lambda part, size_bytes: refuse(),
+    )
+    if not form.files:
+        raise BadRequest(f"The form has no {file_field!r} file part.")
+    (upload,) = form.files
+    return ReceivedUpload(
+        path=upload.path,
+        filename=upload.filename,
+        size_bytes=upload.size_bytes,
+        fields=form.fields,
+    )
 
 
 async def while_connected(request: Request, work: Awaitable[T]) -> T:
@@ -288,16 +436,3 @@ async def while_connected(request: Request, work: Awaitable[T]) -> T:
 async def _disconnected(request: Request) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
-
-
-async def _flush(handle: BinaryIO, pending: bytearray) -> None:
-    if pending:
-        data = bytes(pending)
-        pending.clear()
-        await asyncio.to_thread(handle.write, data)
-
-
-def _discard(handle: BinaryIO, path: Path) -> None:
-    with contextlib.suppress(OSError):
-        handle.close()
-    path.unlink(missing_ok=True)

@@ -87,7 +87,7 @@ function authorization() {
  *
  *   await request("/api/episodes", { method: "POST", json: { title, segments } });
  */
-export async function request(path, { method = "GET", json, form, auth = true } = {}) {
+export async function request(path, { method = "GET", json, form, files, auth = true } = {}) {
   const headers = { Accept: "application/json" };
   let body;
   if (json !== undefined) {
@@ -95,6 +95,10 @@ export async function request(path, { method = "GET", json, form, auth = true } 
     body = JSON.stringify(json);
   } else if (form !== undefined) {
     body = new URLSearchParams(form);
+  } else if (files !== undefined) {
+    // multipart/form-data: the browser writes the Content-Type with its boundary.
+    body = new FormData();
+    for (const [name, value] of Object.entries(files)) body.append(name, value);
   }
   if (auth) headers.Authorization = authorization();
   let response;
@@ -198,4 +202,16 @@ export const api = {
     request(`/api/episodes/${encodeURIComponent(id)}/assemble`, { method: "POST" }),
   getJob: (id) => request(`/api/jobs/${encodeURIComponent(id)}`),
   cancelJob: (id) => request(`/api/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" }),
+  // Publishing: `json` is the PublishRequest ({} publishes now).
+  publish: (id, json) =>
+    request(`/api/episodes/${encodeURIComponent(id)}/publish`, { method: "POST", json }),
+  unpublish: (id) => request(`/api/episodes/${encodeURIComponent(id)}/unpublish`, { method: "POST" }),
+  listShows: () => listAll("/api/shows"),
+  getShow: (id) => request(`/api/shows/${encodeURIComponent(id)}`),
+  createShow: (json) => request("/api/shows", { method: "POST", json }),
+  updateShow: (id, json) => request(`/api/shows/${encodeURIComponent(id)}`, { method: "PATCH", json }),
+  deleteShow: (id) => request(`/api/shows/${encodeURIComponent(id)}`, { method: "DELETE" }),
+  uploadArtwork: (id, file) =>
+    request(`/api/shows/${encodeURIComponent(id)}/artwork`, { method: "PUT", files: { file } }),
+  showStats: (id, days) => request(`/api/shows/${encodeURIComponent(id)}/stats?days=${days}`),
 };

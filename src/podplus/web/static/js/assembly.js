@@ -2,6 +2,7 @@
 
 import { api } from "./api.js";
 import { field, formatBytes, formatDb, formatDuration, showAlert } from "./dom.js";
+import { showReport } from "./report.js";
 
 const POLL_INTERVAL_MS = 500;
 // How long a job may go unseen (server restarting, network gone) before we stop asking.
@@ -211,6 +212,7 @@ export class Assembly {
     // The engine may not meter the peak; a tile that only says "—" is noise.
     peak.parentElement.hidden = episode.true_peak_db === null || episode.true_peak_db === undefined;
     field(this.result, "result-size").textContent = formatBytes(episode.size_bytes);
+    showReport(this.result, episode.report);
     this.result.hidden = false;
     try {
       await this.loadAudio(episode.id, generation);
@@ -274,6 +276,7 @@ export class Assembly {
     this.link = null;
     this.playerLink = null;
     this.result.hidden = true;
+    showReport(this.result, null);
     this.player.removeAttribute("src");
     this.player.load();
     this.download.removeAttribute("href");

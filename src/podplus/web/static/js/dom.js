@@ -18,6 +18,47 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
+/** A schema value as an attribute; a limit the schema doesn't set sets nothing. */
+export function setAttribute(element, name, value) {
+  if (value === undefined || value === null) element.removeAttribute(name);
+  else element.setAttribute(name, String(value));
+}
+
+/**
+ * Select the option for a saved value, adding it if the list doesn't have it (a value the
+ * page has no label for still shows). Returns the option (undefined for no value).
+ */
+export function choose(select, value) {
+  if (value === undefined || value === null) return undefined;
+  const text = String(value);
+  let option = [...select.options].find((each) => each.value === text);
+  if (!option) {
+    option = h("option", { value: text }, text);
+    select.append(option);
+  }
+  select.value = option.value;
+  return option;
+}
+
+/**
+ * Fill a media picker: a "none" choice, then the uploads of `kind` first (any other audio
+ * can still be picked), keeping the choice if its file is still there.
+ */
+export function fillMediaSelect(select, { kind, items, noneLabel }) {
+  const chosen = select.value;
+  const audio = items.filter((item) => item.kind !== "cover");
+  const mine = audio.filter((item) => item.kind === kind);
+  const others = audio.filter((item) => item.kind !== kind);
+  const option = (item) => h("option", { value: item.id }, item.filename);
+  const grouped = mine.length && others.length;
+  select.replaceChildren(
+    h("option", { value: "" }, noneLabel),
+    grouped ? h("optgroup", { label: "Uploaded as " + kind }, mine.map(option)) : mine.map(option),
+    grouped ? h("optgroup", { label: "Other audio" }, others.map(option)) : others.map(option),
+  );
+  select.value = audio.some((item) => item.id === chosen) ? chosen : "";
+}
+
 export function field(root, name) {
   return root.querySelector(`[data-field="${name}"]`);
 }

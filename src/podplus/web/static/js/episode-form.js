@@ -1,4 +1,5 @@
-// The episode form: title, intro, ordered segments, outro, music bed, loudness and format.
+// The episode form: title, intro, ordered segments, outro, music bed, clean-up (js/cleanup.js),
+// loudness and format.
 //
 // It owns the episode description the API takes (toJSON) and nothing else: saving and
 // assembling are the assembly panel's business.
@@ -7,11 +8,12 @@
 // schema arrives. Until then, or if it never does, the selects say "Server default" and
 // leave those fields out, and the API's own 422 messages say what doesn't fit.
 
-import { field, formatDuration, h } from "./dom.js";
+import { CleanupFields } from "./cleanup.js";
+import { choose, field, fillMediaSelect, formatDuration, h, setAttribute } from "./dom.js";
 import { loadEpisodeSpec } from "./episode-spec.js";
 
 // How the formats read; a format the server adds shows its value until it gets a label.
-const FORMAT_LABELS = { mp3: "MP3", m4a: "M4A (AAC)", wav: "WAV", flac: "FLAC" };
+export const FORMAT_LABELS = { mp3: "MP3", m4a: "M4A (AAC)", wav: "WAV", flac: "FLAC" };
 // The value of the "Server default" option each select holds until the schema arrives.
 const UNSET = "";
 const SELECTS = { intro: "intro_id", outro: "outro_id", music: "music_id" };
@@ -35,6 +37,10 @@ export class EpisodeForm {
     this.saved = null;
     // Formats a bitrate applies to; unknown (so never shown) until the schema says.
     this.lossyFormats = new Set();
+    this.cleanup = new CleanupFields(this.form);
+    // The user's shows by id, for the show picker and their presets.
+    this.shows = new Map();
+    this.elements.show_id.addEventListener("change", () => this.showChosen());
 
     this.form.addEventListener("input", () => this.changed());
     this.form.addEventListener("change", () => this.changed());
@@ -58,6 +64,7 @@ export class EpisodeForm {
     setAttribute(values.title, "maxlength", spec.limits("title").maxLength);
     setAttribute(values.description, "maxlength", spec.limits("description").maxLength);
     this.lossyFormats = new Set(spec.field("output")?.["x-lossy-formats"] || []);
+    this.cleanup.applySpec(spec);
 
     const formats = spec.choices("output.format");
     if (formats.length) {
@@ -92,22 +99,46 @@ export class EpisodeForm {
   /** The library changed: refresh the pickers and forget anything deleted. */
   setMedia(items) {
     this.media = new Map(items.map((item) => [item.id, item]));
-    const audio = items.filter((item) => item.kind !== "cover");
     for (const [kind, name] of Object.entries(SELECTS)) {
-      const select = this.elements[name];
-      const chosen = select.value;
-      // Files uploaded as this kind first; any other audio can still be picked.
-      const mine = audio.filter((item) => item.kind === kind);
-      const others = audio.filter((item) => item.kind !== kind);
-      const option = (item) => h("option", { value: item.id }, item.filename);
-      select.replaceChildren(
-        h("option", { value: "" }, NONE_LABELS[kind]),
-        mine.length && others.length ? h("optgroup", { label: "Uploaded as " + kind }, mine.map(option)) : mine.map(option),
-        mine.length && others.length ? h("optgroup", { label: "Other audio" }, others.map(option)) : others.map(option),
-      );
-      select.value = this.media.has(chosen) ? chosen : "";
+      fillMediaSelect(this.elements[name], { kind, items, noneLabel: NONE_LABELS[kind] });
     }
     this.segments = this.segments.filter((segment) => this.media.has(segment.media_id));
+    this.changed();
+  }
+
+  /** The user's shows changed: refresh the show picker, keeping its choice. */
+  setShows(shows) {
+    this.shows = new Map(shows.map((show) => [show.id, show]));
+    const select = this.elements.show_id;
+    const chosen = select.value;
+    select.replaceChildren(
+      h("option", { value: "" }, "No show"),
+      ...shows.map((show) => h("option", { value: show.id }, show.title)),
+    );
+    select.value = this.shows.has(chosen) ? chosen : "";
+  }
+
+  // A new episode takes the chosen show's defaults into the form, so what is shown is what
+  // is sent; a saved episode only moves (its own settings stay).
+  showChosen() {
+    const show = this.shows.get(this.elements.show_id.value);
+    if (show && this.episodeId === null) this.applyPreset(show.defaults);
+  }
+
+  /** Set the fields a show's defaults (its preset) give a value; leave the others. */
+  applyPreset(defaults) {
+    const values = this.elements;
+    const media = (id) => (this.media.has(id) ? id : "");
+    if (defaults.intro_id) values.intro_id.value = media(defaults.intro_id);
+    if (defaults.outro_id) values.outro_id.value = media(defaults.outro_id);
+    if (defaults.music_bed) {
+      values.music_id.value = media(defaults.music_bed.media_id);
+      values.music_gain_db.value = defaults.music_bed.gain_db;
+      values.music_duck.checked = defaults.music_bed.duck;
+    }
+    choose(values.target_lufs, defaults.loudness?.target_lufs);
+    choose(values.format, defaults.output?.format);
+    choose(values.bitrate_kbps, defaults.output?.bitrate_kbps);
     this.changed();
   }
 
@@ -209,6 +240,7 @@ export class EpisodeForm {
     return {
       title: values.title.value.trim(),
       description: values.description.value,
+      show_id: values.show_id.value || null,
       // null, not absent: PATCH keeps fields that are left out.
       intro_id: values.intro_id.value || null,
       outro_id: values.outro_id.value || null,
@@ -220,6 +252,7 @@ export class EpisodeForm {
             duck: values.music_duck.checked,
           }
         : null,
+      cleanup: this.cleanup.toJSON(this.saved?.cleanup),
       loudness: Object.keys(loudness).length ? loudness : undefined,
       output: Object.keys(output).length ? output : undefined,
     };
@@ -241,11 +274,13 @@ export class EpisodeForm {
   load(episode) {
     const values = this.elements;
     this.form.reset();
+    this.cleanup.reset();
     this.episodeId = episode.id;
     this.saved = episode;
     this.heading.textContent = "Edit episode";
     values.title.value = episode.title;
     values.description.value = episode.description || "";
+    if (episode.show_id) choose(values.show_id, episode.show_id);
     values.intro_id.value = episode.intro_id || "";
     values.outro_id.value = episode.outro_id || "";
     // Trims and gains set through the API ride along untouched.
@@ -256,31 +291,19 @@ export class EpisodeForm {
     choose(values.target_lufs, episode.loudness?.target_lufs);
     choose(values.format, episode.output?.format);
     choose(values.bitrate_kbps, episode.output?.bitrate_kbps);
+    this.cleanup.load(episode.cleanup);
     this.changed();
   }
 
   reset() {
     this.form.reset();
+    this.cleanup.reset();
     this.episodeId = null;
     this.saved = null;
     this.heading.textContent = "New episode";
     this.segments = [];
     this.changed();
   }
-}
-
-// Select the option for a saved value, adding it if the form's list doesn't have it.
-// Returns the option (undefined for no value).
-function choose(select, value) {
-  if (value === undefined || value === null) return undefined;
-  const text = String(value);
-  let option = [...select.options].find((each) => each.value === text);
-  if (!option) {
-    option = h("option", { value: text }, text);
-    select.append(option);
-  }
-  select.value = option.value;
-  return option;
 }
 
 // Once the schema is in: its default becomes what a reset shows, the "Server default"
@@ -293,10 +316,4 @@ function settle(select, chosen, { default: fallback }) {
   const initial = choose(select, fallback);
   if (initial) initial.defaultSelected = true;
   if (chosen !== UNSET) choose(select, chosen);
-}
-
-// A schema value as an attribute; a limit the schema doesn't set sets nothing.
-function setAttribute(element, name, value) {
-  if (value === undefined || value === null) element.removeAttribute(name);
-  else element.setAttribute(name, String(value));
 }

@@ -7,14 +7,22 @@
 //   spec.limits("music_bed.gain_db");    // { minimum: -60, maximum: 0, default: -20, ... }
 //   spec.choices("output.format");       // ["mp3", "m4a", "wav", "flac"]
 //   spec.field("output")["x-lossy-formats"];
+//
+// The other bodies (a show, a publication) are read the same way from the OpenAPI document:
+//
+//   const schemas = await loadApiSchemas();
+//   schemas.get("ShowInput").choices("category");
 
 import { request } from "./api.js";
 
 export const EPISODE_SPEC_PATH = "/api/spec/episode";
+export const OPENAPI_PATH = "/openapi.json";
 
 export class EpisodeSpec {
-  constructor(schema) {
+  /** `schema` is the whole document (where `$ref`s point); `root` the shape read, if not it. */
+  constructor(schema, root = schema) {
     this.schema = schema;
+    this.root = root;
   }
 
   /**
@@ -23,7 +31,7 @@ export class EpisodeSpec {
    * A list's items are stepped into by name: "segments.gain_db".
    */
   field(path) {
-    let node = this.resolve(this.schema);
+    let node = this.resolve(this.root);
     for (const name of path.split(".")) {
       if (node.items && !node.properties?.[name]) node = this.resolve(node.items);
       const next = node.properties?.[name];
@@ -79,4 +87,14 @@ export class EpisodeSpec {
 /** Fetch the schema (it needs no login). Call it once; an ApiError if it can't be had. */
 export async function loadEpisodeSpec() {
   return new EpisodeSpec(await request(EPISODE_SPEC_PATH, { auth: false }));
+}
+
+/**
+ * Fetch the OpenAPI document (no login) once; `get(name)` reads one of its body schemas
+ * (`components.schemas[name]`, an empty shape if the server has none by that name).
+ */
+export async function loadApiSchemas() {
+  const doc = await request(OPENAPI_PATH, { auth: false });
+  const schemas = doc?.components?.schemas || {};
+  return { get: (name) => new EpisodeSpec(doc, schemas[name] || {}) };
 }

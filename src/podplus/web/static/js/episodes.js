@@ -10,6 +10,7 @@ const STATUS_LABELS = {
   ready: "Ready",
   failed: "Failed",
 };
+const PUBLICATION_LABELS = { published: "Published", scheduled: "Scheduled" };
 
 export class EpisodeList {
   /** onOpen(episode) runs when the user picks an episode. */
@@ -68,6 +69,9 @@ export class EpisodeList {
           "span",
           { class: "episode-item__meta" },
           h("span", { class: `badge badge--${episode.status}` }, STATUS_LABELS[episode.status] || episode.status),
+          episode.publication
+            ? h("span", { class: `badge badge--${episode.publication.status}` }, PUBLICATION_LABELS[episode.publication.status])
+            : null,
           episode.duration_s ? h("span", {}, formatDuration(episode.duration_s)) : null,
         ),
       ),

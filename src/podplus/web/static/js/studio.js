@@ -1,4 +1,5 @@
-// The studio page: the login gate, then upload, library, episode form and assembly.
+// The studio page: the login gate, then two views: Episodes (upload, library, episode form,
+// assembly, publishing) and Shows (js/shows.js), chosen by the address's #fragment.
 //
 // The gate is here, in the browser, because the token is: without a valid one the studio
 // stays hidden and the login modal opens. A token that expires mid-session brings the
@@ -9,9 +10,14 @@ import { Assembly } from "./assembly.js";
 import { LoginDialog } from "./auth.js";
 import { field } from "./dom.js";
 import { EpisodeForm } from "./episode-form.js";
+import { loadApiSchemas } from "./episode-spec.js";
 import { EpisodeList } from "./episodes.js";
 import { Library } from "./library.js";
+import { PublishPanel } from "./publish.js";
+import { ShowsView } from "./shows.js";
 import { Uploader } from "./upload.js";
+
+const VIEWS = ["episodes", "shows"];
 
 class Studio {
   constructor(root) {
@@ -25,29 +31,80 @@ class Studio {
       onSaved: (episode) => {
         this.episodes.upsert(episode);
         this.episodes.select(episode.id);
+        this.publisher.show(episode);
       },
+    });
+    this.publisher = new PublishPanel(panel("publish-title"), {
+      onChanged: (episode) => {
+        this.episodes.upsert(episode);
+        // The show's count of episodes in its feed changed.
+        this.shows.refresh();
+      },
+    });
+    // The Shows view's columns wait in a <template>, built but detached until shown.
+    const template = root.getElementById("shows-view");
+    const showsView = document.importNode(template.content, true);
+    this.showsColumns = [...showsView.children];
+    this.showsPlace = template;
+    this.shows = new ShowsView(showsView, {
+      onChange: (shows) => this.form.setShows(shows),
+      // Its episodes left it, unpublished.
+      onDeleted: () => this.episodes.refresh(),
     });
     this.library = new Library(panel("library-title"), {
       onUse: (item) => this.form.use(item),
-      onChange: (items) => this.form.setMedia(items),
+      onChange: (items) => {
+        this.form.setMedia(items);
+        this.shows.setMedia(items);
+      },
     });
     this.uploader = new Uploader(panel("upload-title"), { onUploaded: (item) => this.library.add(item) });
     this.episodes = new EpisodeList(panel("episodes-title"), {
       onOpen: (episode) => {
         this.form.load(episode);
         this.assembly.show(episode);
+        this.publisher.show(episode);
       },
     });
     root.querySelector("[data-action='new-episode']").addEventListener("click", () => this.newEpisode());
+    window.addEventListener("hashchange", () => this.showView());
+    this.showView();
+    loadApiSchemas().then(
+      (schemas) => {
+        this.shows.applySchemas(schemas);
+        this.publisher.applySchemas(schemas);
+      },
+      // The forms still work without it: the API's own 422 messages say what doesn't fit.
+      () => {},
+    );
+  }
+
+  /** Show the view the address names (#episodes, #shows); any other fragment changes nothing. */
+  showView() {
+    const name = window.location.hash.slice(1) || VIEWS[0];
+    if (!VIEWS.includes(name)) return;
+    // The Shows view is in the page only while shown: one Title, one Intro… at a time.
+    for (const column of this.showsColumns) {
+      if (name === "shows") this.showsPlace.before(column);
+      else column.remove();
+    }
+    for (const element of this.root.querySelectorAll("[data-view]")) element.hidden = element.dataset.view !== name;
+    for (const link of this.root.querySelectorAll("[data-view-link]")) {
+      if (link.dataset.viewLink === name) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
   }
 
   async start(user) {
     // Someone else logged in after an expiry: nothing of the last user's may stay on screen.
-    if (this.user && this.user.id !== user.id) this.newEpisode();
+    if (this.user && this.user.id !== user.id) {
+      this.newEpisode();
+      this.shows.clear();
+    }
     this.user = user;
     field(this.root, "user-email").textContent = user.email;
     showStudio(true);
-    await Promise.all([this.library.refresh(), this.episodes.refresh(), this.resume()]);
+    await Promise.all([this.library.refresh(), this.episodes.refresh(), this.shows.refresh(), this.resume()]);
   }
 
   // Back from an expired session: pick up the open episode's job where polling stopped,
@@ -55,7 +112,9 @@ class Studio {
   async resume() {
     if (!this.form.episodeId) return;
     try {
-      this.assembly.show(await api.getEpisode(this.form.episodeId));
+      const episode = await api.getEpisode(this.form.episodeId);
+      this.assembly.show(episode);
+      this.publisher.show(episode);
     } catch (error) {
       // Deleted meanwhile: the form still holds its description, ready to save anew.
       if (error.status === 404) this.form.episodeId = null;
@@ -69,6 +128,7 @@ class Studio {
   newEpisode() {
     this.form.reset();
     this.assembly.clear();
+    this.publisher.clear();
     this.episodes.select(null);
     this.form.elements.title.focus();
   }
