@@ -41,7 +41,6 @@ class Findings:
     """What the listening pass heard in a take."""
 
     loudness_lufs: float | None
-    peak_db: float | None
     noise_floor_db: float | None
     hum_hz: int | None
 
@@ -76,7 +75,6 @@ def read_findings(stderr_blocks: dict[str, str], loudness_lufs: float | None) ->
     bands = {hz: read_stats(stderr_blocks, f"mains{hz}").rms_db for hz in MAINS_HZ}
     return Findings(
         loudness_lufs=loudness_lufs,
-        peak_db=floor.peak_db,
         noise_floor_db=_floor(floor),
         hum_hz=_mains(bands),
     )
