@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from podplus.engine.cleanup import Findings, cleanup_filters, needs_listening, read_findings
@@ -72,6 +73,7 @@ MAX_GAIN_TRIES = 4
 MAX_ENCODES = 4
 TRUE_PEAK_TOLERANCE_DB = 0.0
 LOUDNESS_TOLERANCE_LU = 0.2
+PROBES_AT_ONCE = 4
 PEAK_RETRY_MARGIN_DB = 0.15
 
 
@@ -145,7 +147,9 @@ class Assembly:
         """Listen to the spoken parts that get a tuned clean-up, then decode, cut, conform
         and clean up every part into float PCM, measuring it: several parts at once."""
         manifest = self.manifest
-        probes = [probe_audio(part.path) for part in manifest.parts]
+        # Probing is a short ffprobe per file, mostly waiting: a few at once.
+        with ThreadPoolExecutor(max_workers=PROBES_AT_ONCE) as pool:
+            probes = list(pool.map(probe_audio, [part.path for part in manifest.parts]))
         total_s = sum(found.duration_s or 0.0 for found in probes) or 1.0
         cleaned = [part.content == "speech" and _cleans(manifest) for part in manifest.parts]
         listening = [
