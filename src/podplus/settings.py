@@ -7,6 +7,7 @@ instance explicitly (``create_app(settings)``, ``Runner(settings=...)``).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Mapping
@@ -102,6 +103,26 @@ class Settings:
     webhooks_allow_private: bool = False
     # How the supervisor starts the engine; ``-m`` keeps it in this interpreter's venv.
     engine_command: tuple[str, ...] = (sys.executable, "-m", "podplus.engine")
+    # Where media (uploads, assembled and published audio, artwork) lives: empty for the
+    # local folder ``media_root``, or ``s3://bucket/prefix`` for any S3-compatible store,
+    # reached at ``s3_endpoint`` (empty: AWS itself) with these credentials.
+    storage_url: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
+    # How long one call to the store may take before it counts as down.
+    s3_timeout_s: float = 30.0
+    # A worker's own disk: each job's work folder, and the parts it fetched from the
+    # store, kept by content up to ``scratch_cache_bytes`` for the next job that uses them.
+    scratch_dir: Path = Path("var/scratch")
+    scratch_cache_bytes: int = 2 * 1024**3
+    # This worker's name in logs, the job rows and the queue (default: host and pid).
+    worker_name: str = ""
+    # Workers on PostgreSQL (procrastinate): each one's heartbeat, and how long a silent
+    # one is given before its jobs run elsewhere: the crash-recovery bound.
+    worker_heartbeat_s: float = 2.0
+    worker_stall_s: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -233,6 +254,27 @@ class Settings:
             webhooks_allow_private=reader.get(
                 "PODPLUS_WEBHOOKS_ALLOW_PRIVATE", _boolean, defaults.webhooks_allow_private
             ),
+            storage_url=reader.get("PODPLUS_STORAGE_URL", _storage_url, defaults.storage_url),
+            s3_endpoint=reader.get("PODPLUS_S3_ENDPOINT", _endpoint, defaults.s3_endpoint),
+            s3_region=reader.get("PODPLUS_S3_REGION", str, defaults.s3_region),
+            s3_access_key_id=reader.get("PODPLUS_S3_ACCESS_KEY_ID", str, ""),
+            s3_secret_access_key=reader.get("PODPLUS_S3_SECRET_ACCESS_KEY", str, ""),
+            s3_timeout_s=reader.get(
+                "PODPLUS_S3_TIMEOUT_S", _positive(float), defaults.s3_timeout_s
+            ),
+            scratch_dir=Path(
+                reader.get("PODPLUS_SCRATCH_DIR", str, str(data_dir / "scratch"))
+            ).resolve(),
+            scratch_cache_bytes=reader.get("PODPLUS_SCRATCH_CACHE_MB", _positive(int), 2048)
+            * 1024
+            * 1024,
+            worker_name=reader.get("PODPLUS_WORKER_NAME", _worker_name, defaults.worker_name),
+            worker_heartbeat_s=reader.get(
+                "PODPLUS_WORKER_HEARTBEAT_S", _positive(float), defaults.worker_heartbeat_s
+            ),
+            worker_stall_s=reader.get(
+                "PODPLUS_WORKER_STALL_S", _positive(float), defaults.worker_stall_s
+            ),
         )
 
     def with_secret_key(self) -> Settings:
@@ -246,7 +288,6 @@ class Settings:
         from dataclasses import replace
 
         return replace(self, secret_key=load_or_create_secret_key(self.data_dir / "secret.key"))
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -412,3 +453,37 @@ def _log_level(raw: str) -> str:
     if raw.lower() not in {"debug", "info", "warning", "error"}:
         raise ValueError("expected debug, info, warning or error")
     return raw.lower()
+
+
+def _storage_url(raw: str) -> str:
+    """``s3://bucket`` or ``s3://bucket/prefix``; empty keeps the local media folder."""
+    from urllib.parse import urlsplit
+
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    bucket = parts.netloc
+    if (
+        parts.scheme != "s3"
+        or not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket)
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() or ord(c) < 32 for c in raw)
+    ):
+        raise ValueError("expected s3://bucket or s3://bucket/prefix (a lower-case bucket name)")
+    return f"s3://{bucket}/{parts.path.strip('/')}".rstrip("/")
+
+
+def _endpoint(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ValueError("expected an http(s) URL such as http://127.0.0.1:8333")
+    return raw.rstrip("/")
+
+
+def _worker_name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", raw):
+        raise ValueError("expected up to 63 letters, digits, '.', '_' or '-'")
+    return raw
