@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev serve test smoke bench bench-api bench-engine bench-spec bench-quality lint
+.PHONY: dev serve test smoke cluster bench bench-api bench-engine bench-spec bench-quality bench-cluster lint
 
 dev:            ## install what is missing, then serve on 127.0.0.1:8000 (embedded SQLite)
 	scripts/setup.sh runtime
@@ -18,6 +18,10 @@ test:           ## install what is missing, then run the whole suite
 smoke:          ## the deployment check: a throw-away server, every step timed
 	scripts/setup.sh test
 	$(PY) scripts/smoke.py
+
+cluster:        ## PostgreSQL, an S3 store, two APIs and two workers on this machine; Ctrl-C stops all
+	scripts/setup.sh test
+	$(PY) scripts/cluster.py
 
 bench:          ## API latency under assembly load vs the baselines, and the engine table
 	scripts/setup.sh bench
@@ -38,6 +42,10 @@ bench-spec:     ## what validating an episode costs, against json.loads of the s
 bench-quality:  ## the encoded output measured by an independent meter: every format, target, option
 	scripts/setup.sh bench
 	$(PY) benchmarks/quality_bench.py
+
+bench-cluster:  ## dispatch latency, jobs per hour on one and two workers, crash recovery vs embedded
+	scripts/setup.sh bench
+	$(PY) benchmarks/cluster_bench.py
 
 lint:
 	scripts/setup.sh test

@@ -3,6 +3,7 @@ client, and real ``podplus serve`` processes for end-to-end and crash tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -20,10 +21,16 @@ import pytest
 from podplus.app import create_app
 from podplus.ids import new_id
 from podplus.settings import Settings
+from tests.terminal_summary import TerminalSummaries
 
 POSTGRES_URL_VARIABLE = "PODPLUS_TEST_POSTGRES_URL"
 TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 4
 PASSWORD = "correct horse battery"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests' end-of-run lines (the schemathesis summary), printed by the process that prints.
+    config.pluginmanager.register(TerminalSummaries(), "podplus-terminal-summaries")
 
 
 def free_port() -> int:
@@ -58,6 +65,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'podplus.db'}",
         media_root=tmp_path / "media",
+        scratch_dir=tmp_path / "scratch",
         secret_key=TEST_SECRET_KEY,
         kdf_workers=2,
     )
@@ -157,6 +165,19 @@ def live_server_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., LiveServer]]:
     """Make (not start) real servers; each gets its own data directory unless one is given."""
+    yield from _live_servers(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def module_live_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., LiveServer]]:
+    """``live_server_factory`` for servers a whole module shares: for tests that each sign up
+    an account of their own, so that no test sees what another made."""
+    yield from _live_servers(tmp_path_factory)
+
+
+def _live_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
     made: list[LiveServer] = []
 
     def make(data_dir: Path | None = None, **env: str) -> LiveServer:
@@ -181,3 +202,39 @@ def live_server_factory(
 @pytest.fixture
 def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
     return live_server_factory().start()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """The S3 server ``scripts/test.sh`` starts (``scripts/weed.sh``), and its one identity."""
+
+    endpoint: str
+    bucket: str
+    access_key_id: str
+    secret_access_key: str
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> S3Server:
+    endpoint = os.environ.get("PODPLUS_TEST_S3_ENDPOINT")
+    if not endpoint:
+        pytest.fail("PODPLUS_TEST_S3_ENDPOINT is not set: run the suite with `make test`")
+    return S3Server(
+        endpoint=endpoint,
+        bucket=os.environ.get("PODPLUS_TEST_S3_BUCKET", "podplus-test"),
+        access_key_id=os.environ.get("PODPLUS_TEST_S3_ACCESS_KEY_ID", ""),
+        secret_access_key=os.environ.get("PODPLUS_TEST_S3_SECRET_ACCESS_KEY", ""),
+    )
+
+
+@pytest.fixture
+def s3_settings(settings: Settings, s3_server: S3Server) -> Settings:
+    """``settings`` with media in the test S3 server, under a prefix of this test's own."""
+    return dataclasses.replace(
+        settings,
+        storage_url=f"s3://{s3_server.bucket}/test-{new_id()[:16]}",
+        s3_endpoint=s3_server.endpoint,
+        s3_access_key_id=s3_server.access_key_id,
+        s3_secret_access_key=s3_server.secret_access_key,
+        s3_timeout_s=5.0,
+    )

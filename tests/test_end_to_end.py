@@ -161,7 +161,7 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
     job_id = httpx.post(f"{base}/api/episodes/{episode['id']}/assemble", headers=auth).json()[
         "job_id"
     ]
-    work = server.data_dir / "media" / "work"
+    work = server.data_dir / "scratch" / "work"
     # Rendering: the float intermediate is being written.
     wait_until(lambda: bool(list((work / job_id).glob(".podplus-*/mix.f32le"))))
     before = engine_tree(server)
@@ -283,7 +283,7 @@ async def test_a_corrupt_input_fails_the_job_naming_the_part_not_the_path(  # ty
     # The log has it all, beside the job id: the path and the address included.
     failed = next(line for line in caplog.text.splitlines() if "tasks.assemble.failed" in line)
     assert f"job_id={job_id}" in failed and str(stored) in failed and " @ 0x" in failed
-    assert list((settings.media_root / "work").iterdir()) == []
+    assert list((settings.scratch_dir / "work").iterdir()) == []
 
 
 async def test_an_engine_that_breaks_shows_no_traceback(  # type: ignore[no-untyped-def]
@@ -321,7 +321,7 @@ async def test_kill_9_of_the_engine_fails_the_job_and_leaves_no_work(  # type: i
     media, episode = await one_part_episode(client, auth, clip)
     queued = await client.post(f"/api/episodes/{episode['id']}/assemble", headers=auth)
     job_id = queued.json()["job_id"]
-    work = settings.media_root / "work"
+    work = settings.scratch_dir / "work"
     # Rendering: the float intermediate is being written.
     for _ in range(600):
         if list((work / job_id).glob(".podplus-*/mix.f32le")):

@@ -40,6 +40,7 @@ async def test_the_database_the_key_and_the_media_are_the_owners_alone(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'podplus.db'}",
         media_root=data_dir / "media",
+        scratch_dir=data_dir / "scratch",
         secret_key="",  # so podplus creates secret.key
         engine_command=Settings().engine_command,  # the real engine
     )

@@ -41,9 +41,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await open_services(
-            settings, metrics=metrics, clock=clock, resolver=resolver
-        )
+        services = await open_services(settings, metrics=metrics, clock=clock, resolver=resolver)
         app.state.services = services
         app.state.documents = documents
         try:

@@ -1,10 +1,14 @@
 """A small in-process cache whose entries expire, and which loads each missing key once.
 
-Every authenticated request looks up its account (and the account's revoked tokens).
-Cached, that costs a dict lookup; but when an entry expires under load, every request in
-flight at that moment would miss together and queue the same query on the database's few
-connections, which shows up as a stall of the whole API every TTL. Here concurrent misses
-for one key share one load.
+When an entry expires under load, every request in flight at that moment would miss
+together and repeat the same costly load (a feed rendering, once it was account lookups),
+which shows up as a stall of the whole API every TTL. Here concurrent misses for one key
+share one load.
+
+Only for what is right in every process by construction: a key that names the version of
+what it caches (the rendered feed is keyed on the show's ``feed_changed_at``, read from
+the database per request). Several servers share one database, so nothing whose change
+another process makes must be seen at once (an account, a revoked token) is cached here.
 """
 
 from __future__ import annotations

@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="overrides PODPLUS_PORT")
     serve.set_defaults(handler=_serve)
 
-    worker = commands.add_parser("worker", help="run only the job runner (no HTTP)")
+    worker = commands.add_parser(
+        "worker",
+        help="run only jobs, no HTTP (on PostgreSQL: a procrastinate worker; SIGTERM drains it)",
+    )
     worker.set_defaults(handler=_worker)
 
     status = commands.add_parser("status", help="print the jobs and the live engine processes")
@@ -70,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "admin",
         help="grant admin rights (/api/admin/*) to an account, or take them back",
         description="The only way to grant admin rights: signing up never does. A running "
-        "server sees the change within PODPLUS_AUTH_CACHE_S seconds.",
+        "server sees the change on its next request.",
     )
     admin.add_argument("email")
     admin.add_argument("--revoke", action="store_true", help="take admin rights away")

@@ -17,6 +17,7 @@
     │   └── LinkInvalid         a signed link we did not sign, or not for this file
     │       └── LinkExpired     ours, but past its expiry
     ├── NotFound                missing, or someone else's
+    │   └── ObjectMissing       no object under a key in the media store
     ├── Gone                    was here, and is gone for good (a deleted show's feed)
     ├── Conflict                the current state forbids it
     │   ├── EmailTaken          an account with this ``email`` exists
@@ -34,6 +35,7 @@
     ├── UnsupportedMedia        not audio (or not an image, for a cover)
     │   └── ArtworkNotJpegOrPng  artwork of another kind; its ``rule`` is ``format``
     ├── RangeNotSatisfiable     a byte range outside a file of ``size_bytes``
+    ├── StoreUnavailable        the media store did not answer in time; ``retry_after_s``
     └── TooManyRequests         throttled; carries ``retry_after_s``
         ├── AnalysisBusy        the owner already has ``limit`` uploads being analysed
         ├── LoginThrottled      too many failed logins for an account or an address
@@ -172,6 +174,10 @@ class LinkExpired(LinkInvalid):
 
 class NotFound(PodplusError):
     """No such thing, or it belongs to someone else (we don't say which)."""
+
+
+class ObjectMissing(NotFound):
+    """No object under a key in the media store (``podplus.storage.objects``)."""
 
 
 class Gone(PodplusError):
@@ -351,3 +357,17 @@ class RangeNotSatisfiable(PodplusError):
     def __init__(self, message: str, *, size_bytes: int) -> None:
         super().__init__(message)
         self.size_bytes = size_bytes
+
+
+class StoreUnavailable(PodplusError):
+    """The media store (an S3 endpoint) can't be reached, timed out or failed on its side;
+    the caller may retry after ``retry_after_s``. Says nothing of endpoint, bucket or key."""
+
+    def __init__(
+        self,
+        message: str = "The media store does not answer; try again.",
+        *,
+        retry_after_s: int = 5,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -12,7 +12,8 @@ loudness means decoding every sample of it. So an upload is judged in two steps:
 Both run like the engines (``Analyzer``): through the same launcher (a parent-death
 signal, then SCHED_IDLE and ``nice``), in a process group of their own that is killed
 whole on a timeout, a cancellation (the client went away) or any error, and always
-reaped. At most ``per_owner`` analyses run at once for one owner. The command lines and
+reaped. At most ``max_analyses_per_user`` analyses run at once for one owner, counted in
+the database across every server (``podplus.storage.analysis_slots``). The command lines and
 the reading of their output are the engine's pure functions, so an upload is judged
 exactly as the engine will judge it at assembly time.
 """
@@ -25,17 +26,17 @@ import json
 import logging
 import os
 import signal
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from podplus.engine.ffmpeg import child_setup, file_url, safe_input
 from podplus.engine.loudness import loudness_args, parse_ebur128
 from podplus.engine.probe import ProbeResult, ffprobe_args, is_forbidden_format, parse_ffprobe
-from podplus.errors import AnalysisBusy, MediaOverLimit, UnsupportedMedia
+from podplus.errors import MediaOverLimit, UnsupportedMedia
 from podplus.feeds.artwork import ImageFacts
 from podplus.feeds.chapters import Chapter, parse_ffprobe_chapters
+from podplus.storage.analysis_slots import AnalysisSlots
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,6 @@ PROBE_TIMEOUT_S = 30.0
 # No loudness pass gets less than this, however short the file says it is; a file that
 # lies about its length is still stopped here.
 MIN_ANALYSIS_TIMEOUT_S = 30.0
-# An owner over their limit is asked to come back about when a short analysis ends.
-BUSY_RETRY_AFTER_S = 5
 
 
 class ProbeFailed(Exception):
@@ -113,32 +112,19 @@ class Analyzer:
     Python runs between the fork and ffmpeg, and the pid we kill is ffmpeg's own.
     """
 
-    def __init__(self, *, limits: AnalysisLimits, launcher: Sequence[str], per_owner: int) -> None:
+    def __init__(
+        self, *, limits: AnalysisLimits, launcher: Sequence[str], slots: AnalysisSlots
+    ) -> None:
         self.limits = limits
         self._launcher = list(launcher)
-        self._per_owner = per_owner
-        self._running: Counter[str] = Counter()
+        self._slots = slots
 
-    def ensure_free(self, owner_id: str) -> None:
-        """Raise ``AnalysisBusy`` if the owner has no analysis slot free right now."""
-        if self._running[owner_id] >= self._per_owner:
-            raise AnalysisBusy(limit=self._per_owner, retry_after_s=BUSY_RETRY_AFTER_S)
-
-    @contextlib.contextmanager
-    def slot(self, owner_id: str) -> Iterator[None]:
-        """Hold one of the owner's analysis slots, or raise ``AnalysisBusy``.
-
-        Counted in this process: the event loop is the only writer, so check and take
-        are one step.
-        """
-        self.ensure_free(owner_id)
-        self._running[owner_id] += 1
-        try:
+    @contextlib.asynccontextmanager
+    async def slot(self, owner_id: str) -> AsyncIterator[None]:
+        """Hold one of the owner's analysis slots, or raise ``AnalysisBusy``: one of
+        ``max_analyses_per_user`` leased in the database, so the servers share them."""
+        async with self._slots.hold(owner_id):
             yield
-        finally:
-            self._running[owner_id] -= 1
-            if self._running[owner_id] <= 0:
-                del self._running[owner_id]
 
     async def probe(self, path: Path) -> ProbeResult:
         """What the file declares; ``ProbeFailed`` if ffprobe can't read it."""

@@ -12,8 +12,12 @@ from databases import Database
 from podplus.feeds.cache import FeedCache
 from podplus.feeds.chapters import Chapter
 from podplus.jobs.assembly import AssemblyStores
+from podplus.jobs.attempt import Attempts
 from podplus.jobs.identity import WorkerIdentity
-from podplus.jobs.runner import Runner
+from podplus.jobs.queue import JobQueue, ensure_schema, queue_app, uses_queue
+from podplus.jobs.queue_worker import QueueWorker
+from podplus.jobs.runner import Runner, sweep_at_boot
+from podplus.jobs.scratch import Scratch
 from podplus.jobs.supervisor import Supervisor, launcher_prefix
 from podplus.jobs.webhook_deliverer import Deliverer, RetryPolicy
 from podplus.jobs.webhook_sender import WebhookSender
@@ -28,6 +32,7 @@ from podplus.security.throttle import LoginThrottle, SignupThrottle
 from podplus.security.tokens import TokenCodec
 from podplus.security.webhook_secrets import SecretBox
 from podplus.settings import Settings
+from podplus.storage.analysis_slots import AnalysisSlots
 from podplus.storage.database import connect, open_database
 from podplus.storage.downloads import DownloadStore
 from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
@@ -35,6 +40,7 @@ from podplus.storage.files import FileStore
 from podplus.storage.jobs import Job, JobStore
 from podplus.storage.media import MediaStore
 from podplus.storage.migrations import migrate
+from podplus.storage.objects import ObjectStore, open_object_store
 from podplus.storage.processes import ProcessStore
 from podplus.storage.public_files import PublicFiles
 from podplus.storage.publications import PublicationStore
@@ -57,6 +63,8 @@ class Services:
     login: Authenticator
     signups: SignupThrottle
     files: FileStore
+    # Where media is kept: the local folder, or an S3 bucket (``storage.objects``).
+    objects: ObjectStore
     media: MediaStore
     episodes: EpisodeStore
     episode_audio: EpisodeAudioFiles
@@ -64,6 +72,10 @@ class Services:
     processes: ProcessStore
     supervisor: Supervisor
     runner: Runner | None
+    # How the API queues and cancels jobs (both modes), and, on PostgreSQL where this
+    # process runs jobs, the procrastinate worker that runs them instead of ``runner``.
+    queue: JobQueue
+    queue_worker: QueueWorker | None
     identity: WorkerIdentity
     metrics: Metrics
     analyzer: Analyzer
@@ -88,10 +100,15 @@ class Services:
     async def close(self) -> None:
         if self.runner is not None:
             await self.runner.stop()
+        if self.queue_worker is not None:
+            await self.queue_worker.stop()
+        if self.queue.app is not None:
+            await self.queue.app.close_async()
         # After the runner: jobs it stopped may have recorded events.
         if self.deliverer is not None:
             await self.deliverer.stop()
         self.hasher.close()
+        self.users.close()
         await self.database.disconnect()
 
 
@@ -112,6 +129,12 @@ async def open_services(
     await migrate(database)
     files = FileStore(settings.media_root)
     files.sweep_incoming()
+    objects = open_object_store(settings)
+    # The engines' work folders and the parts cache, cleared of what a crashed fetch left.
+    scratch = Scratch(
+        settings.scratch_dir, objects=objects, cache_bytes=settings.scratch_cache_bytes
+    )
+    scratch.sweep()
     identity = WorkerIdentity.current()
     # Job ends are recorded in the webhook outbox in the transaction that ends them.
     deliveries = DeliveryStore(database, clock=clock, render_job=_job_json)
@@ -127,8 +150,8 @@ async def open_services(
     assembly = AssemblyStores(
         episodes=episodes,
         media=MediaStore(database),
-        files=files,
-        audio=EpisodeAudioFiles(episodes, files),
+        scratch=scratch,
+        audio=EpisodeAudioFiles(episodes, files, objects),
     )
     supervisor = Supervisor(
         store=processes,
@@ -139,18 +162,55 @@ async def open_services(
     )
     metrics = metrics or Metrics()
     runner = None
+    queue_worker = None
     deliverer = None
-    if settings.run_jobs if run_jobs is None else run_jobs:
-        runner = Runner(
-            settings=settings,
-            jobs=jobs,
-            processes=processes,
-            assembly=assembly,
-            supervisor=supervisor,
-            identity=identity,
-            metrics=metrics,
+    app = None
+    if uses_queue(settings.database_url):
+        # Jobs travel by procrastinate on PostgreSQL (``podplus.jobs.queue``).
+        await ensure_schema(settings.database_url)
+        app = queue_app(
+            settings.database_url, max_connections=settings.max_concurrent_assemblies + 4
         )
-        await runner.start()
+        await app.open_async()
+    queue = JobQueue(jobs=jobs, app=app)
+    if settings.run_jobs if run_jobs is None else run_jobs:
+        if app is None:
+            runner = Runner(
+                settings=settings,
+                jobs=jobs,
+                processes=processes,
+                assembly=assembly,
+                supervisor=supervisor,
+                identity=identity,
+                metrics=metrics,
+            )
+            await runner.start()
+            queue.runner = runner
+        else:
+            await sweep_at_boot(
+                settings=settings,
+                identity=identity,
+                processes=processes,
+                jobs=jobs,
+                assembly=assembly,
+                metrics=metrics,
+            )
+            queue_worker = QueueWorker(
+                settings=settings,
+                name=settings.worker_name or f"{identity.host}:{identity.pid}",
+                app=app,
+                queue=queue,
+                database=database,
+                jobs=jobs,
+                attempts=Attempts(
+                    settings=settings,
+                    jobs=jobs,
+                    assembly=assembly,
+                    supervisor=supervisor,
+                    metrics=metrics,
+                ),
+            )
+            await queue_worker.start()
         deliverer = Deliverer(
             deliveries=deliveries,
             sender=WebhookSender(
@@ -173,7 +233,7 @@ async def open_services(
             clock=clock,
         )
         await deliverer.start()
-    users = UserStore(database, cache_ttl_s=settings.auth_cache_s)
+    users = UserStore(database)
     hasher = PasswordHasher(workers=settings.kdf_workers)
     tokens = TokenCodec(secret_key=settings.secret_key, ttl_s=settings.token_ttl_s)
     counters = CounterStore(database)
@@ -194,7 +254,7 @@ async def open_services(
             timeout_s=settings.analysis_timeout_s,
         ),
         launcher=launcher_prefix(settings.engine_nice, idle=settings.engine_idle_priority),
-        per_owner=settings.max_analyses_per_user,
+        slots=AnalysisSlots(database, per_owner=settings.max_analyses_per_user),
     )
 
     async def read_chapters(path: Path) -> list[Chapter]:
@@ -205,7 +265,7 @@ async def open_services(
             return []
 
     publications = PublicationStore(database)
-    public_files = PublicFiles(settings.media_root)
+    public_files = PublicFiles(settings.media_root, objects)
     return Services(
         settings=settings,
         database=database,
@@ -216,7 +276,6 @@ async def open_services(
             tokens=tokens,
             users=users,
             revoked=RevokedTokenStore(database),
-            cache_ttl_s=settings.auth_cache_s,
         ),
         login=Authenticator(users=users, hasher=hasher, throttle=throttle),
         signups=SignupThrottle(
@@ -226,6 +285,7 @@ async def open_services(
             first_delay_s=settings.login_first_delay_s,
         ),
         files=files,
+        objects=objects,
         media=assembly.media,
         episodes=episodes,
         episode_audio=assembly.audio,
@@ -233,6 +293,8 @@ async def open_services(
         processes=processes,
         supervisor=supervisor,
         runner=runner,
+        queue=queue,
+        queue_worker=queue_worker,
         identity=identity,
         metrics=metrics,
         analyzer=analyzer,

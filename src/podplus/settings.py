@@ -47,6 +47,7 @@ class Settings:
     # The loudness pass of a file of ``max_media_duration_s``; shorter files get their
     # share of it (at least 30 s). An honest 4 h stereo file takes ~25 s of one core.
     analysis_timeout_s: float = 300.0
+    # Uploads of one user analysed at once, across every server (``storage.analysis_slots``).
     max_analyses_per_user: int = 2
     # Per-user quotas on uploaded media, summed from the database.
     quota_storage_bytes: int = 10 * 1024**3
@@ -61,6 +62,8 @@ class Settings:
     engine_nice: int = 10
     engine_idle_priority: bool = True
     job_lease_s: float = 30.0
+    # How often an idle runner (or procrastinate worker) looks at the queue when nothing
+    # woke it: a fallback, since a queued job wakes workers at once (LISTEN/NOTIFY).
     job_poll_interval_s: float = 0.5
     progress_write_interval_s: float = 0.5
     shutdown_grace_s: float = 3.0
@@ -74,9 +77,6 @@ class Settings:
     login_window_s: int = 900
     login_first_delay_s: float = 1.0
     signup_max_per_address: int = 10
-    # How stale a cached account row (admin flag, revoked tokens) may be in this process,
-    # for a change another process made; changes made here are seen at once.
-    auth_cache_s: float = 5.0
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs, networks, "*").
     forwarded_allow_ips: tuple[str, ...] = ()
     kdf_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
@@ -197,6 +197,12 @@ class Settings:
                 "PODPLUS_ENGINE_IDLE_PRIORITY", _boolean, defaults.engine_idle_priority
             ),
             job_lease_s=reader.get("PODPLUS_JOB_LEASE_S", _positive(float), defaults.job_lease_s),
+            shutdown_grace_s=reader.get(
+                "PODPLUS_SHUTDOWN_GRACE_S", _positive(float), defaults.shutdown_grace_s
+            ),
+            job_poll_interval_s=reader.get(
+                "PODPLUS_JOB_POLL_INTERVAL_S", _positive(float), defaults.job_poll_interval_s
+            ),
             run_jobs=reader.get("PODPLUS_RUN_JOBS", _boolean, defaults.run_jobs),
             login_max_failures=reader.get(
                 "PODPLUS_LOGIN_MAX_FAILURES", _positive(int), defaults.login_max_failures
@@ -220,7 +226,6 @@ class Settings:
             signup_max_per_address=reader.get(
                 "PODPLUS_SIGNUP_MAX_PER_ADDRESS", _positive(int), defaults.signup_max_per_address
             ),
-            auth_cache_s=reader.get("PODPLUS_AUTH_CACHE_S", _non_negative, defaults.auth_cache_s),
             forwarded_allow_ips=reader.get(
                 "PODPLUS_FORWARDED_ALLOW_IPS", _addresses, defaults.forwarded_allow_ips
             ),

@@ -23,13 +23,13 @@ import httpx
 import pytest
 
 from podplus.client.api import PodplusClient, _partial_path
+from podplus.ids import new_id
 from tests.audio_meter import decode, integrated_lufs, stream_layout
 from tests.conftest import PASSWORD, LiveServer
 from tests.media_files import image, speech, tone
 
 pytestmark = pytest.mark.slow
 
-EMAIL = "ada@example.com"
 TIMEOUT_S = 300
 
 
@@ -39,6 +39,7 @@ class Cli:
 
     server: LiveServer
     home: Path
+    email: str
     outputs: list[str] = field(default_factory=list)
 
     @property
@@ -64,8 +65,9 @@ class Cli:
 
     def login(self) -> subprocess.CompletedProcess[str]:
         return self(
-            "login", "--server", self.server.base_url, "--email", EMAIL, PODPLUS_PASSWORD=PASSWORD
-        )
+            "login", "--server", self.server.base_url, "--email", self.email,
+            PODPLUS_PASSWORD=PASSWORD,
+        )  # fmt: skip
 
     def token(self) -> str:
         return str(json.loads((self.config_dir / "credentials.json").read_text())["token"])
@@ -79,21 +81,40 @@ class Cli:
             return list(api.pages(path))
 
 
-@pytest.fixture
-def cli(live_server_factory: Callable[..., LiveServer], tmp_path: Path) -> Iterator[Cli]:
-    server = live_server_factory().start()
+@pytest.fixture(scope="module")
+def server(module_live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """One server for the module: each test signs up an account of its own (``cli``)."""
+    return module_live_server_factory().start()
+
+
+def new_cli(server: LiveServer, home: Path) -> Iterator[Cli]:
+    """A new account on ``server``, and the client in ``home``; at the end, no output showed
+    its token."""
+    email = f"ada-{new_id()[:12]}@example.com"
     created = httpx.post(
-        f"{server.base_url}/api/users", json={"email": EMAIL, "password": PASSWORD}
+        f"{server.base_url}/api/users", json={"email": email, "password": PASSWORD}
     )
     assert created.status_code == 201, created.text
-    home = tmp_path / "home"
     home.mkdir()
-    made = Cli(server, home)
+    made = Cli(server, home, email)
     yield made
     # Whatever a command printed, on any stream, the token was never in it.
     if (made.config_dir / "credentials.json").exists():
         token = made.token()
         assert not any(token in text for text in made.outputs)
+
+
+@pytest.fixture
+def cli(server: LiveServer, tmp_path: Path) -> Iterator[Cli]:
+    yield from new_cli(server, tmp_path / "home")
+
+
+@pytest.fixture
+def cli_with_own_server(
+    live_server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> Iterator[Cli]:
+    """For the test that stops its server."""
+    yield from new_cli(live_server_factory().start(), tmp_path / "home")
 
 
 def one_document(stdout: str) -> dict[str, Any]:
@@ -114,7 +135,7 @@ def plain(text: str) -> bool:
 def test_login_keeps_a_token_only_its_owner_can_read_and_logout_ends_it(cli: Cli) -> None:
     logged_in = cli.login()
     assert logged_in.returncode == 0, logged_in.stderr
-    assert f"as {EMAIL}" in logged_in.stdout
+    assert f"as {cli.email}" in logged_in.stdout
     credentials = cli.config_dir / "credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert stat.S_IMODE(cli.config_dir.stat().st_mode) == 0o700
@@ -147,29 +168,30 @@ def test_login_keeps_a_token_only_its_owner_can_read_and_logout_ends_it(cli: Cli
 
 
 @pytest.mark.parametrize(
-    ("args", "extra", "code", "says"),
+    ("with_email", "extra", "code", "says"),
     [
-        (
-            ["--email", EMAIL],
-            {"PODPLUS_PASSWORD": "wrong password!"},
-            1,
-            "(unauthorized, HTTP 401)",
-        ),
-        (["--email", EMAIL], {}, 2, "Set PODPLUS_PASSWORD"),
-        ([], {"PODPLUS_PASSWORD": PASSWORD}, 2, "--email is required"),
+        (True, {"PODPLUS_PASSWORD": "wrong password!"}, 1, "(unauthorized, HTTP 401)"),
+        (True, {}, 2, "Set PODPLUS_PASSWORD"),
+        (False, {"PODPLUS_PASSWORD": PASSWORD}, 2, "--email is required"),
     ],
 )
 def test_a_login_that_cannot_be_made_stores_nothing(
-    cli: Cli, args: list[str], extra: dict[str, str], code: int, says: str
+    cli: Cli, with_email: bool, extra: dict[str, str], code: int, says: str
 ) -> None:
+    args = ["--email", cli.email] if with_email else []
     refused = cli("login", "--server", cli.server.base_url, *args, **extra)
     assert refused.returncode == code, refused.stderr
     assert says in refused.stderr
     assert not cli.config_dir.exists()
 
 
-def test_a_bad_server_url_is_a_usage_error_and_no_server_is_exit_4(cli: Cli) -> None:
-    bad = cli("login", "--server", "ftp://example.com", "--email", EMAIL, PODPLUS_PASSWORD=PASSWORD)
+def test_a_bad_server_url_is_a_usage_error_and_no_server_is_exit_4(
+    cli_with_own_server: Cli,
+) -> None:
+    cli = cli_with_own_server
+    bad = cli(
+        "login", "--server", "ftp://example.com", "--email", cli.email, PODPLUS_PASSWORD=PASSWORD
+    )
     assert bad.returncode == 2 and "--server" in bad.stderr
     assert cli.login().returncode == 0
     cli.server.stop()
@@ -299,7 +321,8 @@ def test_produce_with_the_real_engine_downloads_audio_on_loudness_target(cli: Cl
         headers=auth,
         json={
             "title": "The Engine Room", "description": "Machines.", "author": "Ada",
-            "owner_name": "Ada", "owner_email": EMAIL, "language": "en", "category": "Technology",
+            "owner_name": "Ada", "owner_email": cli.email, "language": "en",
+            "category": "Technology",
             "slug": "engine-room", "defaults": {"tags": {"artist": "Ada"}},
         },
     )  # fmt: skip

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import TEST_SECRET_KEY, LiveServer, free_port
 from tests.media_files import image, tone
 from tests.publishing import picture, show_body
+from tests.terminal_summary import hand_over
 from tests.test_end_to_end import login, poll_job, upload
 
 # The fuzzing account is an admin, so /api/admin/processes answers 200 and its body is checked.
@@ -85,26 +86,13 @@ class FuzzRun:
         return lines
 
 
-FUZZ_RUNS = pytest.StashKey[dict[str, FuzzRun]]()
-
-
 @pytest.fixture
-def fuzz_run(request: pytest.FixtureRequest) -> FuzzRun:
-    """This test's record, kept on the config until the terminal summary."""
-    runs = request.config.stash.setdefault(FUZZ_RUNS, {})
-    return runs.setdefault(request.node.originalname, FuzzRun())
-
-
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    runs = config.stash.get(FUZZ_RUNS, {})
-    if not runs:
-        return
-    terminalreporter.write_sep("-", "schemathesis")
-    for name, run in runs.items():
-        for line in run.summary(name):
-            terminalreporter.write_line(line)
+def fuzz_run(request: pytest.FixtureRequest) -> Iterator[FuzzRun]:
+    """This test's record; its summary goes to the end of the run's output (from whichever
+    xdist worker ran the test)."""
+    run = FuzzRun()
+    yield run
+    hand_over(request.node, "schemathesis", run.summary(request.node.originalname))
 
 
 @pytest.fixture(scope="module")

@@ -214,5 +214,3 @@ def test_lossless_outputs_carry_tags(audio, write_manifest, tmp_path, fmt) -> No
     assert tags["title"] == "Lossless" and tags["artist"] == "Ada"
     covers = [s for s in report["streams"] if s.get("disposition", {}).get("attached_pic")]
     assert len(covers) == (1 if fmt == "flac" else 0)
-
-

@@ -15,17 +15,28 @@ import sqlalchemy as sa
 from databases import Database
 
 from podplus.ids import new_id
-from podplus.jobs.assembly import AssemblyStores, JobOutcome, RunEngine, assemble_episode
+from podplus.jobs.assembly import (
+    STORE_DOWN,
+    AssemblyStores,
+    JobOutcome,
+    RunEngine,
+    assemble_episode,
+)
 from podplus.jobs.identity import WorkerIdentity
+from podplus.jobs.scratch import Scratch
 from podplus.jobs.supervisor import EngineOutcome, Supervisor
 from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
 from podplus.storage.files import FileStore
 from podplus.storage.jobs import FailureCause, Job, JobStatus, JobStore
+from podplus.storage.local_objects import LocalObjects
 from podplus.storage.media import MediaStore
+from podplus.storage.objects import episode_key
 from podplus.storage.processes import ProcessStore
 from podplus.storage.reports import AssemblyReport
+from podplus.storage.s3_objects import S3Objects
 from podplus.storage.schema import episodes, media
-from tests.jobs.conftest import stand_in_command
+from tests.conftest import S3Server
+from tests.jobs.conftest import s3_objects, stand_in_command, unreachable
 from tests.jobs.stand_in_engine import REPORT, named
 
 
@@ -35,12 +46,19 @@ def files(tmp_path: Path) -> FileStore:
 
 
 @pytest.fixture
-def stores(database: Database, files: FileStore) -> AssemblyStores:
+def scratch(tmp_path: Path) -> Scratch:
+    return Scratch(
+        tmp_path / "scratch", objects=LocalObjects(tmp_path / "media"), cache_bytes=1 << 20
+    )
+
+
+@pytest.fixture
+def stores(database: Database, files: FileStore, scratch: Scratch) -> AssemblyStores:
     episode_store = EpisodeStore(database)
     return AssemblyStores(
         episodes=episode_store,
         media=MediaStore(database),
-        files=files,
+        scratch=scratch,
         audio=EpisodeAudioFiles(episode_store, files),
     )
 
@@ -187,14 +205,14 @@ async def test_a_shutdown_sends_the_job_back_to_the_queue(
 
 @pytest.mark.parametrize("mode", ["ok", "fail", "crash", "cancel", "shutdown"])
 async def test_the_work_folder_is_gone_whatever_the_ending(
-    database: Database, stores: AssemblyStores, supervisor: Supervisor, files: FileStore, mode: str
+    database: Database, stores: AssemblyStores, supervisor: Supervisor, scratch: Scratch, mode: str
 ) -> None:
     job = await queued_job(database)
     if mode in ("cancel", "shutdown"):
         running = asyncio.create_task(assemble(job, stores, supervisor, "child-then-hang"))
         while not supervisor.children:
             await asyncio.sleep(0.05)
-        assert any(files.work_dir(job.id).glob(".podplus-*"))
+        assert any(scratch.work_dir(job.id).glob(".podplus-*"))
         if mode == "cancel":
             await supervisor.cancel(job.id)
         else:
@@ -202,22 +220,22 @@ async def test_the_work_folder_is_gone_whatever_the_ending(
         await running
     else:
         await assemble(job, stores, supervisor, mode)
-    assert not files.work_dir(job.id).exists()
+    assert not scratch.work_dir(job.id).exists()
 
 
 async def test_a_folder_an_earlier_attempt_left_is_cleared_before_the_engine_starts(
-    database: Database, stores: AssemblyStores, supervisor: Supervisor, files: FileStore
+    database: Database, stores: AssemblyStores, supervisor: Supervisor, scratch: Scratch
 ) -> None:
     # The first attempt's host died mid-run: its intermediate is of no use to this one.
     job = await queued_job(database)
-    stale = files.work_dir(job.id) / ".podplus-earlier"
+    stale = scratch.work_dir(job.id) / ".podplus-earlier"
     stale.mkdir(parents=True)
     (stale / "mix.f32le").write_bytes(b"\0" * 1024)
     seen: list[list[str]] = []
     run_engine = engine(supervisor, job)
 
     async def looking(argv: list[str]) -> EngineOutcome:
-        seen.append(sorted(path.name for path in files.work_dir(job.id).iterdir()))
+        seen.append(sorted(path.name for path in scratch.work_dir(job.id).iterdir()))
         return await run_engine(argv)
 
     outcome = await assemble_episode(
@@ -225,11 +243,11 @@ async def test_a_folder_an_earlier_attempt_left_is_cleared_before_the_engine_sta
     )
     assert outcome == JobOutcome(JobStatus.SUCCEEDED)
     assert seen == [["manifest.json"]]
-    assert not files.work_dir(job.id).exists()
+    assert not scratch.work_dir(job.id).exists()
 
 
 async def test_the_work_folder_is_gone_when_assembly_itself_breaks(
-    database: Database, stores: AssemblyStores, files: FileStore
+    database: Database, stores: AssemblyStores, scratch: Scratch
 ) -> None:
     job = await queued_job(database)
 
@@ -243,7 +261,7 @@ async def test_the_work_folder_is_gone_when_assembly_itself_breaks(
             engine_command=stand_in_command("ok"),
             run_engine=leaving_a_temp_folder(broken),
         )
-    assert not files.work_dir(job.id).exists()
+    assert not scratch.work_dir(job.id).exists()
 
 
 async def test_a_deleted_episode_or_media_fails_as_input_missing_without_running_the_engine(
@@ -317,3 +335,136 @@ async def test_a_report_that_does_not_fit_is_logged_and_dropped_and_the_job_succ
     assert stored is None
     (refused,) = [r.getMessage() for r in caplog.records if "report_refused" in r.getMessage()]
     assert f"job_id={job.id}" in refused and "parts[0].before.loudness_lufs" in refused
+
+
+# -- media in an S3 store (the real test server) --------------------------------------------
+
+
+def s3_stores(
+    database: Database, files: FileStore, scratch: Scratch, audio: S3Objects
+) -> AssemblyStores:
+    """Parts through ``scratch`` (over whichever store it was made with), audio to ``audio``."""
+    episode_store = EpisodeStore(database)
+    return AssemblyStores(
+        episodes=episode_store,
+        media=MediaStore(database),
+        scratch=scratch,
+        audio=EpisodeAudioFiles(episode_store, files, audio),
+    )
+
+
+def scratch_over(tmp_path: Path, objects: S3Objects) -> Scratch:
+    return Scratch(tmp_path / "scratch", objects=objects, cache_bytes=1 << 20)
+
+
+async def upload_parts(database: Database, objects: S3Objects, tmp_path: Path) -> bytes:
+    """Store every media row's file in ``objects``; returns the content."""
+    content = b"RIFF a recording"
+    source = tmp_path / "take.wav"
+    for storage_name in [row["storage_name"] for row in await database.fetch_all(media.select())]:
+        source.write_bytes(content)
+        await objects.put_file(storage_name, source)
+    return content
+
+
+async def test_media_in_s3_is_assembled_from_local_copies_and_the_audio_uploaded(
+    database: Database,
+    supervisor: Supervisor,
+    files: FileStore,
+    tmp_path: Path,
+    s3_server: S3Server,
+) -> None:
+    remote = s3_objects(s3_server)
+    scratch = scratch_over(tmp_path, remote)
+    stores = s3_stores(database, files, scratch, remote)
+    job = await queued_job(database)
+    content = await upload_parts(database, remote, tmp_path)
+    parts: list[Path] = []
+    run_engine = engine(supervisor, job)
+
+    async def reading_the_manifest(argv: list[str]) -> EngineOutcome:
+        manifest = json.loads(Path(argv[argv.index("assemble") + 1]).read_text())
+        parts.extend(Path(segment["path"]) for segment in manifest["segments"])
+        return await run_engine(argv)
+
+    outcome = await assemble_episode(
+        job, stores=stores, engine_command=stand_in_command("ok"), run_engine=reading_the_manifest
+    )
+    assert outcome == JobOutcome(JobStatus.SUCCEEDED)
+    # The engine read a local copy in the scratch cache, fetched once and kept for the next job.
+    [part] = parts
+    assert part.is_relative_to(scratch.root / "cache") and part.read_bytes() == content
+    assert scratch.fetches == 1
+    episode = await stores.episodes.get(job.episode_id)
+    assert episode is not None and episode.audio_name == f"{job.episode_id}-{job.id}.mp3"
+    key = episode_key(episode.audio_name)
+    assert b"".join([chunk async for chunk in remote.read(key)]) == b"ID3 not really audio"
+    assert not files.episode_path(episode.audio_name).exists()
+    assert not scratch.work_dir(job.id).exists()
+
+
+@pytest.mark.parametrize("down", ["fetching", "uploading"])
+async def test_a_store_that_is_down_fails_the_attempt_cleanly(
+    database: Database,
+    supervisor: Supervisor,
+    files: FileStore,
+    tmp_path: Path,
+    s3_server: S3Server,
+    down: str,
+) -> None:
+    remote = s3_objects(s3_server)
+    # The same store, reached where nothing answers: for the parts, or for the audio.
+    gone = unreachable(s3_server)
+    scratch = scratch_over(tmp_path, gone if down == "fetching" else remote)
+    stores = s3_stores(database, files, scratch, gone if down == "uploading" else remote)
+    job = await queued_job(database, audio_name="kept.mp3")
+    await upload_parts(database, remote, tmp_path)
+    ran: list[list[str]] = []
+    run_engine = engine(supervisor, job)
+
+    async def recording(argv: list[str]) -> EngineOutcome:
+        ran.append(argv)
+        return await run_engine(argv)
+
+    outcome = await assemble_episode(
+        job, stores=stores, engine_command=stand_in_command("ok"), run_engine=recording
+    )
+    assert outcome.status is JobStatus.FAILED
+    assert (outcome.cause, outcome.error) == (FailureCause.STORE_UNAVAILABLE, STORE_DOWN)
+    assert len(ran) == (0 if down == "fetching" else 1)
+    episode = await stores.episodes.get(job.episode_id)
+    assert episode is not None and episode.audio_name == "kept.mp3"
+    assert await remote.stat(episode_key(f"{job.episode_id}-{job.id}.mp3")) is None
+    assert not scratch.work_dir(job.id).exists()
+    assert [path.name for path in (scratch.root / "cache" / ".incoming").iterdir()] == []
+
+
+async def test_an_engine_error_names_the_part_not_the_scratch_paths(
+    database: Database, files: FileStore, tmp_path: Path, s3_server: S3Server
+) -> None:
+    remote = s3_objects(s3_server)
+    scratch = scratch_over(tmp_path, remote)
+    stores = s3_stores(database, files, scratch, remote)
+    job = await queued_job(database)
+    await upload_parts(database, remote, tmp_path)
+
+    async def failing_on_the_part(argv: list[str]) -> EngineOutcome:
+        # What the real engine writes about a part it can't read and a file it can't write.
+        manifest = json.loads(Path(argv[argv.index("assemble") + 1]).read_text())
+        part = manifest["segments"][0]["path"]
+        mix = Path(argv[argv.index("-o") + 1]).parent / ".podplus-x1" / "mix.f32le"
+        stderr = (
+            f"podplus-engine: {part}: ffprobe can't read it; "
+            f"Error writing to 'file:{mix}': No space left on device\n"
+        )
+        return EngineOutcome(returncode=3, done=None, stderr_tail=stderr, seconds=0.1)
+
+    outcome = await assemble_episode(
+        job, stores=stores, engine_command=["engine"], run_engine=failing_on_the_part
+    )
+    assert (outcome.status, outcome.cause) == (JobStatus.FAILED, FailureCause.ENGINE_ERROR)
+    assert outcome.error == (
+        "The assembly failed: talk.wav: ffprobe can't read it; "
+        "Error writing to 'mix.f32le': No space left on device"
+    )
+    assert outcome.detail is not None and str(scratch.root) in outcome.detail

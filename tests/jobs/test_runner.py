@@ -17,6 +17,7 @@ from podplus.storage.database import connect, open_database
 from podplus.storage.jobs import FailureCause, Job, JobStore
 from tests.api import finished, new_episode, served, wait_for
 from tests.conftest import register
+from tests.jobs.worker_processes import still_running
 
 
 async def stored(settings: Settings, job_id: str) -> Job:
@@ -33,7 +34,7 @@ async def stored(settings: Settings, job_id: str) -> Job:
 
 def work_left(settings: Settings) -> list[str]:
     """What assemblies left in the work folder: nothing, once they are done."""
-    return [path.name for path in (settings.media_root / "work").iterdir()]
+    return [path.name for path in (settings.scratch_dir / "work").iterdir()]
 
 
 async def test_assemble_answers_202_and_the_job_runs_to_ready(settings, tmp_path, caplog):  # type: ignore[no-untyped-def]
@@ -149,7 +150,7 @@ async def test_cancel_kills_the_group_within_two_seconds(settings, tmp_path):  #
         response = await client.post(f"/api/jobs/{job_id}/cancel", headers=auth)
         assert response.status_code == 202
         job = await wait_for(client, auth, job_id, finished, timeout_s=2)
-        _, alive = psutil.wait_procs(group, timeout=max(0.1, 2 - (time.monotonic() - started)))
+        alive = still_running(group, timeout_s=max(0.1, 2 - (time.monotonic() - started)))
         assert job["status"] == "cancelled"
         assert alive == []
         assert (await stored(settings, job_id)).failure_cause is None

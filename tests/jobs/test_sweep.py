@@ -19,10 +19,11 @@ from databases import Database
 
 from podplus.ids import new_id
 from podplus.jobs.identity import WorkerIdentity
+from podplus.jobs.scratch import Scratch
 from podplus.jobs.sweep import SweepResult, boot_sweep
 from podplus.storage.database import connect, open_database
-from podplus.storage.files import FileStore
 from podplus.storage.jobs import FailureCause, JobStatus, JobStore
+from podplus.storage.local_objects import LocalObjects
 from podplus.storage.migrations import migrate
 from podplus.storage.processes import ProcessStore
 from podplus.storage.schema import episodes, users
@@ -40,8 +41,13 @@ async def job_store(database: Database) -> JobStore:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> FileStore:
-    return FileStore(tmp_path / "media")
+def scratch(tmp_path: Path) -> Scratch:
+    return scratch_of(tmp_path)
+
+
+def scratch_of(root: Path) -> Scratch:
+    """A deployment's scratch folder (its work folders), beside its media folder."""
+    return Scratch(root / "scratch", objects=LocalObjects(root / "media"), cache_bytes=1 << 20)
 
 
 async def running_job(
@@ -104,13 +110,13 @@ def orphans() -> Iterator[Callable[[list[str]], psutil.Process]]:
             process.kill()
 
 
-def waiting_engine(files: FileStore, job_id: str) -> list[str]:
-    """The real engine as the supervisor starts it, for ``job_id`` of ``files``' deployment.
+def waiting_engine(scratch: Scratch, job_id: str) -> list[str]:
+    """The real engine as the supervisor starts it, for ``job_id`` of ``scratch``'s deployment.
 
     Its manifest is a named pipe nobody writes, so it waits (without using the CPU) until
     it is killed.
     """
-    work_dir = files.work_dir(job_id)
+    work_dir = scratch.work_dir(job_id)
     work_dir.mkdir(parents=True, exist_ok=True)
     manifest = work_dir / "manifest.json"
     if not manifest.exists():
@@ -130,13 +136,13 @@ def alive(process: psutil.Process) -> bool:
 
 
 async def sweep(
-    database: Database, store: JobStore, files: FileStore, *, later_s: float = 0.0
+    database: Database, store: JobStore, scratch: Scratch, *, later_s: float = 0.0
 ) -> SweepResult:
     return await boot_sweep(
         identity=WorkerIdentity.current(),
         processes=ProcessStore(database),
         jobs=store,
-        files=files,
+        scratch=scratch,
         max_attempts=3,
         grace_s=0.5,
         clock=lambda: time.time() + later_s,
@@ -159,7 +165,7 @@ async def record(database: Database, process: psutil.Process, **overrides: objec
 
 
 @pytest.fixture
-async def other_deployment(tmp_path: Path) -> AsyncIterator[tuple[Database, FileStore]]:
+async def other_deployment(tmp_path: Path) -> AsyncIterator[tuple[Database, Scratch]]:
     """A second podplus on this host: its own database and its own data folder."""
     database = open_database(f"sqlite:///{tmp_path / 'other' / 'podplus.db'}")
     await connect(database)
@@ -167,24 +173,24 @@ async def other_deployment(tmp_path: Path) -> AsyncIterator[tuple[Database, File
     await database.execute(
         users.insert().values(id="u1", email="u@x.io", name="", password_hash="-", created_at=0)
     )
-    yield database, FileStore(tmp_path / "other" / "media")
+    yield database, scratch_of(tmp_path / "other")
     await database.disconnect()
 
 
 async def test_a_recorded_engine_of_a_dead_run_is_killed(  # type: ignore[no-untyped-def]
-    database, job_store, files, orphans, caplog
+    database, job_store, scratch, orphans, caplog
 ):
-    leftover = orphans(waiting_engine(files, "job"))
+    leftover = orphans(waiting_engine(scratch, "job"))
     await record(database, leftover)
     caplog.set_level("INFO")
-    result = await sweep(database, job_store, files)
+    result = await sweep(database, job_store, scratch)
     assert result.killed == 1
     assert not alive(leftover)
     assert "event=supervisor.boot_sweep killed=1" in caplog.text
 
 
-async def test_a_leftover_engine_and_its_children_are_killed(database, job_store, files, spawn):  # type: ignore[no-untyped-def]
-    work_dir = files.work_dir("job")
+async def test_a_leftover_engine_and_its_children_are_killed(database, job_store, scratch, spawn):  # type: ignore[no-untyped-def]
+    work_dir = scratch.work_dir("job")
     work_dir.mkdir(parents=True)
     leftover = spawn(
         [*stand_in_command("child-then-hang"), "assemble", str(work_dir / "manifest.json"),
@@ -193,79 +199,79 @@ async def test_a_leftover_engine_and_its_children_are_killed(database, job_store
     until(lambda: len(leftover.children(recursive=True)) == 1)  # its "ffmpeg"
     family = [leftover, *leftover.children(recursive=True)]
     await record(database, leftover)
-    assert (await sweep(database, job_store, files)).killed == 1
+    assert (await sweep(database, job_store, scratch)).killed == 1
     _, still_alive = psutil.wait_procs(family, timeout=3)
     assert still_alive == []
 
 
 async def test_an_engine_nobody_recorded_is_left_alone_whoever_its_parent(  # type: ignore[no-untyped-def]
-    database, job_store, files, orphans
+    database, job_store, scratch, orphans
 ):
     # The real engine at work, adopted by init: a `podplus worker` of another deployment
     # on this host, or the engine run by hand. The old sweep took it for a leftover of
     # ours by its command line alone.
-    stranger = orphans(waiting_engine(files, "someone-elses"))
+    stranger = orphans(waiting_engine(scratch, "someone-elses"))
     assert psutil.Process(stranger.pid).ppid() != os.getpid()
-    result = await sweep(database, job_store, files)
+    result = await sweep(database, job_store, scratch)
     assert result.killed == 0
     assert alive(stranger)
 
 
 async def test_each_deployment_kills_only_the_engines_in_its_own_table(  # type: ignore[no-untyped-def]
-    database, job_store, files, other_deployment, orphans
+    database, job_store, scratch, other_deployment, orphans
 ):
-    other_database, other_files = other_deployment
+    other_database, other_scratch = other_deployment
     await add_job(other_database, "job", status="running")
-    theirs = orphans(waiting_engine(other_files, "job"))
+    theirs = orphans(waiting_engine(other_scratch, "job"))
     await record(other_database, theirs)  # recorded there, by a worker that died
     # Even a copy of their record in our table names their data folder, not ours.
     await record(database, theirs)
 
-    assert (await sweep(database, job_store, files)).killed == 0
+    assert (await sweep(database, job_store, scratch)).killed == 0
     assert alive(theirs)
-    assert (await sweep(other_database, JobStore(other_database), other_files)).killed == 1
+    assert (await sweep(other_database, JobStore(other_database), other_scratch)).killed == 1
     assert not alive(theirs)
 
 
-async def test_a_process_reusing_a_recorded_pid_is_left_alone(database, job_store, files, spawn):  # type: ignore[no-untyped-def]
+async def test_a_process_reusing_a_recorded_pid_is_left_alone(database, job_store, scratch, spawn):  # type: ignore[no-untyped-def]
     stranger = spawn(["sleep", "30"])
-    engine_line = [*ENGINE, "assemble", str(files.work_dir("job") / "manifest.json")]
+    engine_line = [*ENGINE, "assemble", str(scratch.work_dir("job") / "manifest.json")]
     # Same pid, but the record says it started a minute earlier as an engine.
     await record(database, stranger, started_at=stranger.create_time() - 60, cmdline=engine_line)
-    result = await sweep(database, job_store, files)
+    result = await sweep(database, job_store, scratch)
     assert result.killed == 0
     assert stranger.is_running()
     # Same start time but another command line is not ours either.
     await record(database, stranger, cmdline=engine_line)
-    assert (await sweep(database, job_store, files)).killed == 0
+    assert (await sweep(database, job_store, scratch)).killed == 0
     assert stranger.is_running()
 
 
-async def test_a_record_from_another_boot_is_never_acted_on(database, job_store, files, orphans):  # type: ignore[no-untyped-def]
-    engine = orphans(waiting_engine(files, "job"))
+async def test_a_record_from_another_boot_is_never_acted_on(database, job_store, scratch, orphans):  # type: ignore[no-untyped-def]
+    engine = orphans(waiting_engine(scratch, "job"))
     await record(database, engine, boot_id="an-earlier-boot")
-    assert (await sweep(database, job_store, files)).killed == 0
+    assert (await sweep(database, job_store, scratch)).killed == 0
     assert alive(engine)
 
 
 async def test_an_engine_of_another_live_worker_is_left_alone(  # type: ignore[no-untyped-def]
-    database, job_store, files, orphans, spawn
+    database, job_store, scratch, orphans, spawn
 ):
     # A `podplus worker` beside this server, sharing its database: its engines are its own.
     worker = spawn(["sleep", "30"])
     worker_id = f"{WorkerIdentity.current().host}:{worker.pid}:{worker.create_time():.2f}"
-    engine = orphans(waiting_engine(files, "job"))
+    engine = orphans(waiting_engine(scratch, "job"))
     await record(database, engine, worker_id=worker_id)
-    assert (await sweep(database, job_store, files)).killed == 0
+    assert (await sweep(database, job_store, scratch)).killed == 0
     assert alive(engine)
 
 
 async def test_running_jobs_of_a_dead_worker_are_requeued_until_the_attempt_limit(
-    database, job_store, files
+    database, job_store, scratch
 ):  # type: ignore[no-untyped-def]
     retry = await running_job(database, job_store, attempts=1)
     exhausted = await running_job(database, job_store, attempts=3)
-    result = await sweep(database, job_store, files)
+    result = await sweep(database, job_store, scratch)
     assert (result.requeued, result.failed) == (1, 1)
     requeued = await job_store.get(retry)
     assert requeued is not None and requeued.status is JobStatus.QUEUED
@@ -275,39 +281,39 @@ async def test_running_jobs_of_a_dead_worker_are_requeued_until_the_attempt_limi
     assert (failed.failure_cause, failed.error) == (FailureCause.INTERRUPTED, "interrupted")
 
 
-async def test_jobs_of_a_live_worker_are_left_running(database, job_store, files):  # type: ignore[no-untyped-def]
+async def test_jobs_of_a_live_worker_are_left_running(database, job_store, scratch):  # type: ignore[no-untyped-def]
     job_id = await running_job(database, job_store, attempts=1)
     alive_worker = WorkerIdentity.current().worker_id
     await database.execute(f"UPDATE jobs SET lease_owner='{alive_worker}#y' WHERE id='{job_id}'")
-    await sweep(database, job_store, files)
+    await sweep(database, job_store, scratch)
     job = await job_store.get(job_id)
     assert job is not None and job.status is JobStatus.RUNNING
 
 
 async def test_a_job_whose_lease_lapsed_is_requeued_though_its_worker_lives(
-    database, job_store, files
+    database, job_store, scratch
 ):  # type: ignore[no-untyped-def]
     # Its runner is alive but stuck (or on another host): the lease is what counts.
     job_id = await running_job(database, job_store, attempts=1)  # lease: a minute from now
     alive_worker = WorkerIdentity.current().worker_id
     await database.execute(f"UPDATE jobs SET lease_owner='{alive_worker}#y' WHERE id='{job_id}'")
-    assert (await sweep(database, job_store, files, later_s=30)).requeued == 0
-    assert (await sweep(database, job_store, files, later_s=61)).requeued == 1
+    assert (await sweep(database, job_store, scratch, later_s=30)).requeued == 0
+    assert (await sweep(database, job_store, scratch, later_s=61)).requeued == 1
     job = await job_store.get(job_id)
     assert job is not None and job.status is JobStatus.QUEUED
 
 
-def leave_work(files: FileStore, job_id: str) -> Path:
+def leave_work(scratch: Scratch, job_id: str) -> Path:
     """What a killed engine leaves: its temporary folder, holding the float intermediate."""
-    temporary = files.work_dir(job_id) / ".podplus-x1y2"
+    temporary = scratch.work_dir(job_id) / ".podplus-x1y2"
     temporary.mkdir(parents=True)
     (temporary / "mix.f32le").write_bytes(b"\0" * 4096)
-    (files.work_dir(job_id) / "manifest.json").write_text("{}")
-    return files.work_dir(job_id)
+    (scratch.work_dir(job_id) / "manifest.json").write_text("{}")
+    return scratch.work_dir(job_id)
 
 
 async def test_the_work_folders_of_jobs_that_are_not_running_are_removed(
-    database, job_store, files
+    database, job_store, scratch
 ):  # type: ignore[no-untyped-def]
     requeued = await running_job(database, job_store, attempts=1)
     failed = await running_job(database, job_store, attempts=3)  # failed by this very sweep
@@ -316,12 +322,12 @@ async def test_the_work_folders_of_jobs_that_are_not_running_are_removed(
     )
     queued = await add_job(database, "queued-job", status="queued")
     for job_id in (requeued, failed, live, queued, "job", "a-deleted-job"):
-        leave_work(files, job_id)
+        leave_work(scratch, job_id)
 
-    result = await sweep(database, job_store, files)
+    result = await sweep(database, job_store, scratch)
 
     assert (result.requeued, result.failed) == (1, 1)
     # Requeued, failed here, over before ("job" failed), or gone: removed.
     assert result.work_removed == 4
     # Still running elsewhere, or waiting for the runner that will start it over: kept.
-    assert files.work_job_ids() == sorted([live, queued])
+    assert scratch.work_job_ids() == sorted([live, queued])

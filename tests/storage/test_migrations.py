@@ -73,7 +73,7 @@ async def test_a_version_5_database_gains_the_episode_reports(database_url: str)
     await database.execute(
         "INSERT INTO episodes (id, owner_id, title, description, spec, audio_name, "
         "created_at, updated_at) VALUES ('e', 'u', 't', '', '{\"segments\": "
-        "[{\"media_id\": \"m\"}]}', 'e-j1.mp3', 0, 0)"
+        '[{"media_id": "m"}]}\', \'e-j1.mp3\', 0, 0)'
     )
     assert await migrate(database) == SCHEMA_VERSION >= 6
     store = EpisodeStore(database)

@@ -96,9 +96,7 @@ async def test_admins_see_live_engines_with_memory_and_cpu(settings, tmp_path) -
 async def test_an_admin_revoked_on_the_command_line_is_refused_on_the_next_request(
     settings: Settings,
 ) -> None:
-    # No cache, so "the next request" is exact; with the cache it is within
-    # PODPLUS_AUTH_CACHE_S (tests/security/test_sessions.py).
-    async with served(settings, "succeed", auth_cache_s=0) as (client, _):
+    async with served(settings, "succeed") as (client, _):
         # Signing up with the address an admin had once grants nothing.
         boss = await register(client, "boss@example.com")
         assert (await client.get("/api/admin/processes", headers=boss)).status_code == 403

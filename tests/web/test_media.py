@@ -96,6 +96,7 @@ async def test_an_upload_over_the_limit_is_413_and_leaves_no_file(tmp_path) -> N
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
         media_root=tmp_path / "media",
+        scratch_dir=tmp_path / "scratch",
         secret_key=TEST_SECRET_KEY,
         max_upload_bytes=1024 * 1024,
     )

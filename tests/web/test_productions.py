@@ -359,7 +359,7 @@ async def test_with_the_analysis_slots_taken_it_is_429_with_retry_after(
 ) -> None:
     async with serving(settings, max_analyses_per_user=1) as served:
         me = (await served.client.get("/api/users/me", headers=served.auth)).json()
-        with served.app.state.services.analyzer.slot(me["id"]):
+        async with served.app.state.services.analyzer.slot(me["id"]):
             refused = await produce(served, [part("files", clips["take1"])])
     status, code, _ = error(refused)
     assert (status, code) == (429, "too_many_requests")

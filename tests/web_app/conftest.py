@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Error, Page, expect, sync_playwright
 
+from podplus.ids import new_id
 from tests.conftest import PASSWORD, LiveServer
 
 CHROMIUM_ARGS = [
@@ -73,6 +74,14 @@ def new_context(browser: Browser, server: LiveServer, **options: object) -> Brow
     return browser.new_context(**settings)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="module")
+def live_server(module_live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """One server per module, as one browser is: every test signs up an account of its own
+    (``create_account`` names a new one each time) in a fresh context, so none sees what
+    another made. Sign-ups aren't throttled here: no test of this folder is about that."""
+    return module_live_server_factory(PODPLUS_SIGNUP_MAX_PER_ADDRESS="100000").start()
+
+
 @pytest.fixture
 def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
     made = new_context(browser, live_server)
@@ -95,8 +104,10 @@ class Account:
     password: str = PASSWORD
 
 
-def create_account(server: LiveServer, email: str = "creator@example.com") -> Account:
-    """An account made through the API, for tests about what comes after sign-up."""
+def create_account(server: LiveServer, email: str | None = None) -> Account:
+    """An account made through the API, for tests about what comes after sign-up; a new
+    address each time unless one is given."""
+    email = email or f"creator-{new_id()[:12]}@example.com"
     response = httpx.post(
         f"{server.base_url}/api/users", json={"email": email, "password": PASSWORD}
     )

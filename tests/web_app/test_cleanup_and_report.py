@@ -55,9 +55,17 @@ class Studio:
         return items
 
 
+@pytest.fixture(scope="module")
+def stand_in_server(module_live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """One server with the stand-in engine for the module; each test has its own account."""
+    return module_live_server_factory(
+        PODPLUS_ENGINE_COMMAND=" ".join(stand_in_command("ok"))
+    ).start()
+
+
 @pytest.fixture
 def studio(
-    browser: Browser, live_server_factory: Callable[..., LiveServer], tmp_path: Path
+    browser: Browser, stand_in_server: LiveServer, tmp_path: Path
 ) -> Iterator[Callable[..., Studio]]:
     """The studio, logged in, one take in the library, on a server with the stand-in engine;
     ``without_spec`` makes ``/api/spec/episode`` unreachable for the page."""
@@ -65,8 +73,7 @@ def studio(
     errors: list[Error] = []
 
     def open_it(*, without_spec: bool = False) -> Studio:
-        server = live_server_factory(PODPLUS_ENGINE_COMMAND=" ".join(stand_in_command("ok")))
-        server.start()
+        server = stand_in_server
         schema = httpx.get(f"{server.base_url}/api/spec/episode").json()
         account = create_account(server)
         clip = tone(tmp_path / "take.wav", seconds=1.0)

@@ -1,11 +1,15 @@
 """Assembling one episode, from a claimed job to its published audio; no queue in sight.
 
-    episode and media → manifest.json → engine → episodes/<episode>-<job>.<ext> → row
+    episode and media → local copies → manifest.json → engine → store → row
 
-Everything it touches is passed in, so a test calls ``assemble_episode`` with a job it
-made and an engine of its choosing. It never writes the job row: it returns a
+The engine reads and writes local files only: the media come from the store through the
+worker's scratch cache (``podplus.jobs.scratch``; nothing is copied when the store is the
+local folder), and the rendered file goes to the store as the episode's audio, whole or
+not at all. Everything it touches is passed in, so a test calls ``assemble_episode`` with
+a job it made and an engine of its choosing. It never writes the job row: it returns a
 ``JobOutcome``, and the runner, which owns the queue, records it. Whatever the ending
-(success, failure, cancel, shutdown, a bug), the job's work folder is gone on return.
+(success, failure, cancel, shutdown, a store that doesn't answer, a bug), the job's work
+folder is gone on return.
 """
 
 from __future__ import annotations
@@ -15,16 +19,18 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from podplus.engine.spec import describe
+from podplus.errors import ObjectMissing, StoreUnavailable
 from podplus.jobs.failures import engine_error_message
 from podplus.jobs.manifest import build_manifest
+from podplus.jobs.scratch import Scratch
 from podplus.jobs.supervisor import EngineOutcome
-from podplus.storage.episodes import EpisodeAudioFiles, EpisodeStore
-from podplus.storage.files import FileStore
+from podplus.storage.episodes import Episode, EpisodeAudioFiles, EpisodeStore
 from podplus.storage.jobs import FailureCause, Job, JobStatus
 from podplus.storage.media import Media, MediaStore
 from podplus.storage.reports import AssemblyReport
@@ -37,11 +43,12 @@ RunEngine = Callable[[list[str]], Awaitable[EngineOutcome]]
 
 @dataclass(frozen=True)
 class AssemblyStores:
-    """What an assembly reads and writes: the episode, its media, and the files."""
+    """What an assembly reads and writes: the episode, its media (through the worker's
+    scratch disk), and the episode's audio."""
 
     episodes: EpisodeStore
     media: MediaStore
-    files: FileStore
+    scratch: Scratch
     audio: EpisodeAudioFiles
 
 
@@ -61,6 +68,9 @@ class JobOutcome:
         return cls(JobStatus.FAILED, cause, error, detail)
 
 
+MEDIA_DELETED = "a media file this episode uses was deleted"
+STORE_DOWN = "the media store did not answer; try again later"
+
 SUCCEEDED = JobOutcome(JobStatus.SUCCEEDED)
 CANCELLED = JobOutcome(JobStatus.CANCELLED)
 INTERRUPTED = JobOutcome(JobStatus.QUEUED)
@@ -73,7 +83,8 @@ async def assemble_episode(
     engine_command: Sequence[str],
     run_engine: RunEngine,
 ) -> JobOutcome:
-    """Assemble ``job``'s episode in ``work/<job id>/`` and publish the result.
+    """Assemble ``job``'s episode in the scratch folder ``work/<job id>/`` and publish the
+    result.
 
     ``engine_command`` is the engine program (``[python, -m, podplus.engine]``); its
     ``assemble`` arguments are added here and the whole line handed to ``run_engine``.
@@ -85,7 +96,7 @@ async def assemble_episode(
     finally:
         # The whole folder: the engine keeps temporary folders of its own in it. Off the
         # loop: an hour of audio leaves hundreds of MB of intermediate behind.
-        await asyncio.to_thread(stores.files.remove_work_dir, job.id)
+        await asyncio.to_thread(stores.scratch.remove_work_dir, job.id)
 
 
 async def _assemble(
@@ -101,16 +112,44 @@ async def _assemble(
     wanted = episode.spec.media_ids()
     media = await stores.media.many(wanted, owner_id=episode.owner_id)
     if wanted - set(media):
-        return JobOutcome.failed(
-            FailureCause.INPUT_MISSING, "a media file this episode uses was deleted"
-        )
+        return JobOutcome.failed(FailureCause.INPUT_MISSING, MEDIA_DELETED)
 
-    work_dir = stores.files.work_dir(job.id)
     # What an earlier attempt left (its host died mid-run) is of no use to this one.
-    await asyncio.to_thread(stores.files.remove_work_dir, job.id)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = await asyncio.to_thread(stores.scratch.make_work_dir, job.id)
+    keys = [item.storage_name for item in media.values()]
+    try:
+        async with stores.scratch.local_copies(keys) as local:
+            return await _render_and_publish(
+                job,
+                episode,
+                media,
+                local,
+                work_dir=work_dir,
+                stores=stores,
+                engine_command=engine_command,
+                run_engine=run_engine,
+            )
+    except ObjectMissing:
+        return JobOutcome.failed(FailureCause.INPUT_MISSING, MEDIA_DELETED)
+    except StoreUnavailable as exc:
+        # Fetching the parts or storing the audio: the store's own time limit ended it.
+        return JobOutcome.failed(FailureCause.STORE_UNAVAILABLE, STORE_DOWN, detail=repr(exc))
+
+
+async def _render_and_publish(
+    job: Job,
+    episode: Episode,
+    media: Mapping[str, Media],
+    local: Mapping[str, Path],
+    *,
+    work_dir: Path,
+    stores: AssemblyStores,
+    engine_command: Sequence[str],
+    run_engine: RunEngine,
+) -> JobOutcome:
+    """Run the engine on the local copies ``local`` (by storage name), then publish."""
     manifest_path = work_dir / "manifest.json"
-    manifest = build_manifest(episode, media, stores.files.media_path)
+    manifest = build_manifest(episode, media, local.__getitem__)
     manifest_path.write_text(json.dumps(manifest, indent=2))
     output = work_dir / f"episode.{episode.spec.output.format}"
 
@@ -124,7 +163,7 @@ async def _assemble(
     if outcome.cause is not None:
         return JobOutcome.failed(
             outcome.cause,
-            _public_error(outcome, media, stores.files),
+            _public_error(outcome, media, local, scratch=stores.scratch),
             detail=outcome.stderr_tail.strip() or outcome.error,
         )
     if not output.is_file():
@@ -171,9 +210,17 @@ def _read_report(done: Mapping[str, Any], job: Job) -> AssemblyReport | None:
         return None
 
 
-def _public_error(outcome: EngineOutcome, media: Mapping[str, Media], files: FileStore) -> str:
-    """The failure in words for the episode's owner: no server path, address or traceback."""
+def _public_error(
+    outcome: EngineOutcome,
+    media: Mapping[str, Media],
+    local: Mapping[str, Path],
+    *,
+    scratch: Scratch,
+) -> str:
+    """The failure in words for the episode's owner: no server path (the store's folder,
+    the scratch cache, the work folder), address or traceback."""
     if outcome.cause is not FailureCause.ENGINE_ERROR or outcome.returncode <= 0:
         return outcome.error  # fixed words: "timeout", "engine crashed (killed by …)", …
-    names = {str(files.media_path(item.storage_name)): item.filename for item in media.values()}
-    return engine_error_message(outcome.stderr_tail, names=names, roots=[str(files.root)])
+    names = {str(local[item.storage_name]): item.filename for item in media.values()}
+    roots = {str(scratch.root), *(str(path.parent) for path in local.values())}
+    return engine_error_message(outcome.stderr_tail, names=names, roots=sorted(roots))

@@ -3,7 +3,9 @@
 It lives inside the API process by default (``podplus serve``) or alone (``podplus
 worker``); either way it only talks to the job table, so several can share one database.
 It schedules and nothing else: claiming, leases, the concurrency limit, cancel and stop.
-What an assembly does is ``podplus.jobs.assembly``; the runner records how it ended.
+What an attempt does, and how its end is recorded, is ``podplus.jobs.attempt``, shared
+with the procrastinate carrier that replaces this runner on PostgreSQL
+(``podplus.jobs.queue_worker``). This runner is the carrier of the embedded mode (SQLite).
 """
 
 from __future__ import annotations
@@ -12,18 +14,43 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
-from podplus.jobs.assembly import AssemblyStores, JobOutcome, RunEngine, assemble_episode
-from podplus.jobs.identity import WorkerIdentity
-from podplus.jobs.supervisor import EngineOutcome, Supervisor
+from podplus.jobs.assembly import AssemblyStores
+from podplus.jobs.attempt import Attempts
+from podplus.jobs.identity import WorkerIdentity, worker_alive
+from podplus.jobs.supervisor import Supervisor
 from podplus.jobs.sweep import SweepResult, boot_sweep
 from podplus.metrics import Metrics
 from podplus.settings import Settings
-from podplus.storage.jobs import FailureCause, Job, JobStatus, JobStore
+from podplus.storage.jobs import FailureCause, Job, JobStore
 from podplus.storage.processes import ProcessStore
 
 logger = logging.getLogger(__name__)
+
+
+async def sweep_at_boot(
+    *,
+    settings: Settings,
+    identity: WorkerIdentity,
+    processes: ProcessStore,
+    jobs: JobStore,
+    assembly: AssemblyStores,
+    metrics: Metrics,
+) -> SweepResult:
+    """The supervisor's per-host boot sweep (``podplus.jobs.sweep``), counted in the
+    metrics: what every worker runs before it takes a job, whichever its carrier."""
+    result = await boot_sweep(
+        identity=identity,
+        processes=processes,
+        jobs=jobs,
+        scratch=assembly.scratch,
+        max_attempts=settings.assembly_max_attempts,
+        grace_s=settings.shutdown_grace_s,
+    )
+    metrics.sweep_kills.inc(result.killed)
+    metrics.failures.labels(FailureCause.INTERRUPTED).inc(result.failed)
+    return result
 
 
 class Runner:
@@ -37,14 +64,19 @@ class Runner:
         supervisor: Supervisor,
         identity: WorkerIdentity,
         metrics: Metrics,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
+        self._clock = clock
         self._metrics = metrics
         self._jobs = jobs
         self._processes = processes
         self._assembly = assembly
         self._supervisor = supervisor
         self._identity = identity
+        self._attempts = Attempts(
+            settings=settings, jobs=jobs, assembly=assembly, supervisor=supervisor, metrics=metrics
+        )
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._active: dict[str, asyncio.Task[None]] = {}
@@ -57,16 +89,14 @@ class Runner:
         return list(self._active)
 
     async def start(self) -> None:
-        self.last_sweep = await boot_sweep(
+        self.last_sweep = await sweep_at_boot(
+            settings=self._settings,
             identity=self._identity,
             processes=self._processes,
             jobs=self._jobs,
-            files=self._assembly.files,
-            max_attempts=self._settings.assembly_max_attempts,
-            grace_s=self._settings.shutdown_grace_s,
+            assembly=self._assembly,
+            metrics=self._metrics,
         )
-        self._metrics.sweep_kills.inc(self.last_sweep.killed)
-        self._metrics.failures.labels(FailureCause.INTERRUPTED).inc(self.last_sweep.failed)
         self._background = [
             asyncio.create_task(self._claim_loop(), name="runner.claim"),
             asyncio.create_task(self._lease_loop(), name="runner.lease"),
@@ -127,121 +157,42 @@ class Runner:
                     await self._supervisor.cancel(job_id)
             except Exception:
                 logger.exception("event=runner.lease_renewal_failed")
+            try:
+                await self._recover_lapsed()
+            except Exception:
+                logger.exception("event=runner.recovery_failed")
 
     async def _run(self, job: Job) -> None:
-        started = time.monotonic()
         try:
-            status = await self._record(job, await self._attempt(job))
+            await self._attempts.run(job)
         except Exception:
-            # The row stays running with a lease nobody renews: the next boot sweep takes it.
+            # The row stays running with a lease nobody renews: a live runner's recovery
+            # (``_recover_lapsed``) or the next boot sweep takes it.
             logger.exception("event=tasks.assemble.record_failed job_id=%s", job.id)
-            return
         finally:
             self._active.pop(job.id, None)
             self._wake.set()
-        logger.info(
-            "event=tasks.assemble.finished episode_id=%s job_id=%s status=%s seconds=%.2f",
-            job.episode_id,
-            job.id,
-            status.value,
-            time.monotonic() - started,
-        )
 
-    async def _attempt(self, job: Job) -> JobOutcome:
-        try:
-            return await assemble_episode(
-                job,
-                stores=self._assembly,
-                engine_command=self._settings.engine_command,
-                run_engine=self._engine_for(job),
-            )
-        except Exception as exc:
-            # The message may hold anything (a path, a query): the log has it, not the owner.
-            logger.exception("event=tasks.assemble.error job_id=%s", job.id)
-            return JobOutcome.failed(
-                FailureCause.INTERNAL,
-                "internal error; the server log has the details",
-                detail=repr(exc),
-            )
+    async def _recover_lapsed(self) -> int:
+        """Re-queue (or fail, past the attempt cap) the running jobs whose lease lapsed and
+        whose runner is gone; return how many.
 
-    def _engine_for(self, job: Job) -> RunEngine:
-        """Runs ``job``'s engine under the supervisor, with the time limit, writing its
-        progress to the job row."""
-        progress = _ProgressWriter(self._jobs, job.id, self._settings.progress_write_interval_s)
-
-        async def on_start(pid: int) -> None:
-            logger.info(
-                "event=tasks.assemble.dispatched episode_id=%s job_id=%s pid=%s attempt=%s",
-                job.episode_id,
-                job.id,
-                pid,
-                job.attempts,
-            )
-
-        async def run_engine(argv: list[str]) -> EngineOutcome:
-            return await self._supervisor.run(
-                job_id=job.id,
-                argv=argv,
-                timeout_s=self._settings.assembly_timeout_s,
-                on_event=progress.on_event,
-                on_start=on_start,
-                extra_info={"episode_id": job.episode_id},
-            )
-
-        return run_engine
-
-    async def _record(self, job: Job, outcome: JobOutcome) -> JobStatus:
-        """Write how the attempt ended to the job row; return the job's status now."""
-        if outcome.status is JobStatus.QUEUED:
-            # Stopped by our own shutdown: not the job's fault, so the attempt doesn't count.
-            status = await self._jobs.requeue_or_fail(
-                job.id, max_attempts=self._settings.assembly_max_attempts, count_attempt=False
-            )
-            if status is JobStatus.FAILED:
-                self._metrics.failures.labels(FailureCause.INTERRUPTED).inc()
-            return status
-        if outcome.status is JobStatus.CANCELLED:
-            await self._jobs.mark_cancelled(job.id)
-            return JobStatus.CANCELLED
-        if outcome.status is JobStatus.FAILED:
-            cause = outcome.cause or FailureCause.INTERNAL
-            logger.warning(
-                "event=tasks.assemble.failed episode_id=%s job_id=%s cause=%s error=%r detail=%r",
-                job.episode_id,
-                job.id,
-                cause.value,
-                outcome.error,
-                outcome.detail,
-            )
-            await self._jobs.fail(job.id, cause=cause, error=outcome.error or cause.value)
-            self._metrics.failures.labels(cause).inc()
-            return JobStatus.FAILED
-        await self._jobs.succeed(job.id)
-        return JobStatus.SUCCEEDED
-
-
-class _ProgressWriter:
-    """Writes the engine's progress to the job row at most once per interval (and on phase
-    changes), so a chatty engine can't flood the database."""
-
-    def __init__(self, jobs: JobStore, job_id: str, interval_s: float) -> None:
-        self._jobs = jobs
-        self._job_id = job_id
-        self._interval_s = interval_s
-        self._last_write = 0.0
-        self._last_phase: str | None = None
-
-    async def on_event(self, event: dict[str, Any]) -> None:
-        if event.get("event") != "progress":
-            return
-        phase = str(event.get("phase") or "")
-        now = time.monotonic()
-        if phase == self._last_phase and now - self._last_write < self._interval_s:
-            return
-        self._last_write, self._last_phase = now, phase
-        fraction = event.get("fraction")
-        await self._jobs.report_progress(
-            self._job_id,
-            fraction=float(fraction) if isinstance(fraction, int | float) else 0.0,
-            phase=phase,
-        )
+        A runner renews its leases every third of ``job_lease_s``, so a lease lapses only
+        when its runner stopped: killed, or frozen. On this host "gone" is checked as well
+        (the pid and start time in the lease); a runner on another host that let its lease
+        lapse is gone as far as this table is concerned. The conditional UPDATE in
+        ``requeue_or_fail`` lets one of several live runners win each job.
+        """
+        recovered = 0
+        for job in await self._jobs.lapsed(now=self._clock()):
+            if job.id in self._active:
+                continue
+            owner = job.lease_owner or ""
+            parsed = WorkerIdentity.parse(owner)
+            if parsed is not None and parsed[0] == self._identity.host and worker_alive(owner):
+                continue  # alive here, only late: it will renew
+            await self._attempts.recover(job)
+            recovered += 1
+        if recovered:
+            self._wake.set()
+        return recovered

@@ -7,9 +7,10 @@
    process that now has a recorded pid, and not an engine that merely looks like one
    (another deployment's, a ``podplus worker``'s, one run by hand), whoever its parent.
 2. Every running job whose worker is gone, or whose lease lapsed, loses its work folder
-   (a killed engine's float intermediate is hundreds of MB an hour), then is re-queued
-   while it has attempts left, and failed as ``FailureCause.INTERRUPTED`` otherwise. The
-   folder goes first: once the row is queued, another runner may claim it and start over.
+   in the scratch folder (a killed engine's float intermediate is hundreds of MB an hour),
+   then is re-queued while it has attempts left, and failed as ``FailureCause.INTERRUPTED``
+   otherwise. The folder goes first: once the row is queued, another runner may claim it
+   and start over.
 3. The work folder of every job that is over, or no longer exists, is removed. A queued
    job's folder is left to the run that claims it, which starts with a clean one:
    removing it here could race with another runner's claim.
@@ -34,7 +35,7 @@ from pathlib import Path
 import psutil
 
 from podplus.jobs.identity import WorkerIdentity, process_matches, worker_alive
-from podplus.storage.files import FileStore
+from podplus.jobs.scratch import Scratch
 from podplus.storage.jobs import JobStatus, JobStore
 from podplus.storage.processes import ProcessRecord, ProcessStore
 
@@ -108,7 +109,7 @@ async def boot_sweep(
     identity: WorkerIdentity,
     processes: ProcessStore,
     jobs: JobStore,
-    files: FileStore,
+    scratch: Scratch,
     max_attempts: int,
     grace_s: float,
     clock: Callable[[], float] = time.time,
@@ -119,7 +120,7 @@ async def boot_sweep(
     for record in await processes.live_on_host(identity.host):
         if record.worker_id != identity.worker_id and worker_alive(record.worker_id):
             continue
-        work_dir = files.work_dir(record.job_id)
+        work_dir = scratch.work_dir(record.job_id)
         if should_kill(record, identity, work_dir=work_dir) and await asyncio.to_thread(
             kill_group_and_wait, record.pid, grace_s=grace_s
         ):
@@ -140,7 +141,7 @@ async def boot_sweep(
         lapsed = job.lease_expires_at is not None and job.lease_expires_at < now
         if not (same_host_and_dead or lapsed):
             continue
-        if await asyncio.to_thread(files.remove_work_dir, job.id):
+        if await asyncio.to_thread(scratch.remove_work_dir, job.id):
             work_removed += 1
         status = await jobs.requeue_or_fail(job.id, max_attempts=max_attempts)
         if status is JobStatus.QUEUED:
@@ -148,7 +149,7 @@ async def boot_sweep(
         else:
             failed += 1
 
-    work_removed += await _remove_finished_work(jobs, files)
+    work_removed += await _remove_finished_work(jobs, scratch)
     logger.info(
         "event=supervisor.boot_sweep killed=%s requeued=%s failed=%s work_removed=%s",
         killed,
@@ -159,9 +160,9 @@ async def boot_sweep(
     return SweepResult(killed=killed, requeued=requeued, failed=failed, work_removed=work_removed)
 
 
-async def _remove_finished_work(jobs: JobStore, files: FileStore) -> int:
+async def _remove_finished_work(jobs: JobStore, scratch: Scratch) -> int:
     """Remove the work folders of jobs that are over, or gone; return how many."""
-    folders = await asyncio.to_thread(files.work_job_ids)
+    folders = await asyncio.to_thread(scratch.work_job_ids)
     if not folders:
         return 0
     statuses = await jobs.statuses(folders)
@@ -170,6 +171,6 @@ async def _remove_finished_work(jobs: JobStore, files: FileStore) -> int:
         status = statuses.get(job_id)
         if status is not None and status.is_active:
             continue
-        if await asyncio.to_thread(files.remove_work_dir, job_id):
+        if await asyncio.to_thread(scratch.remove_work_dir, job_id):
             removed += 1
     return removed

@@ -8,43 +8,28 @@ process sharing it agrees:
 - every token of an account: logout everywhere and a new password set the account's
   ``tokens_valid_after``, and tokens issued before it are refused.
 
-Checking both costs two dictionary lookups per request: the account row and its revoked
-ids are cached for ``cache_ttl_s`` (``PODPLUS_AUTH_CACHE_S``). A revocation made in this
-process drops the cached entries at once; one made in another process (a second server,
-``podplus user admin``) is seen here within ``cache_ttl_s``.
+Both are checked against the database on every request, in one query with the account's
+row (``UserStore.holder_of``), and nothing about them is cached in the process: several
+servers answer behind one address, and a token revoked through one (or by ``podplus user
+admin`` from the command line) must be refused by all of them on the very next request.
+Only the token's signature check is remembered (``TokenCodec``), which no revocation
+changes.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from podplus.caching import ExpiringCache
 from podplus.errors import TokenRevoked, Unauthorized
 from podplus.security.tokens import IssuedToken, TokenClaims, TokenCodec
 from podplus.storage.users import RevokedTokenStore, User, UserStore
-
-MAX_CACHED_ACCOUNTS = 10_000
 
 
 class Sessions:
     """Turns bearer tokens into users, and ends tokens: one, or all of an account's."""
 
-    def __init__(
-        self,
-        *,
-        tokens: TokenCodec,
-        users: UserStore,
-        revoked: RevokedTokenStore,
-        cache_ttl_s: float,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, *, tokens: TokenCodec, users: UserStore, revoked: RevokedTokenStore) -> None:
         self._tokens = tokens
         self._users = users
         self._revoked = revoked
-        self._revoked_ids: ExpiringCache[str, frozenset[str]] = ExpiringCache(
-            ttl_s=cache_ttl_s, max_entries=MAX_CACHED_ACCOUNTS, monotonic=monotonic
-        )
 
     def issue(self, user: User) -> IssuedToken:
         return self._tokens.issue(user.id)
@@ -60,7 +45,6 @@ class Sessions:
         await self._revoked.revoke(
             token_id=claims.token_id, user_id=user.id, expires_at=claims.expires_at
         )
-        self._revoked_ids.drop(user.id)
         await self._revoked.prune(now=self._tokens.now())
 
     async def end_all(self, user: User) -> None:
@@ -75,16 +59,9 @@ class Sessions:
 
     async def _check(self, token: str) -> tuple[TokenClaims, User]:
         claims = self._tokens.verify(token)
-        user = await self._users.by_id(claims.subject)
-        if user is None:
+        holder = await self._users.holder_of(claims.subject, token_id=claims.token_id)
+        if holder is None:
             raise Unauthorized("The token's account no longer exists.")
-        if claims.issued_at < user.tokens_valid_after:
+        if holder.token_revoked or claims.issued_at < holder.user.tokens_valid_after:
             raise TokenRevoked()
-        if claims.token_id in await self._revoked_for(user.id):
-            raise TokenRevoked()
-        return claims, user
-
-    async def _revoked_for(self, user_id: str) -> frozenset[str]:
-        return await self._revoked_ids.get(
-            user_id, lambda: self._revoked.live_for(user_id, now=self._tokens.now())
-        )
+        return claims, holder.user

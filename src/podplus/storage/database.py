@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from databases import Database
@@ -43,3 +44,43 @@ async def connect(database: Database) -> None:
     if database.url.dialect == "sqlite":
         # WAL lets readers run beside the one writer; the mode is stored in the file.
         await database.execute("PRAGMA journal_mode=WAL")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it was raised from) says the database can't be reached or
+    is shutting down, rather than that a query was wrong: the request may succeed later."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _says_unavailable(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _says_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "unable to open" in str(exc)
+    return isinstance(exc, UNAVAILABLE_ERRORS)
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    try:
+        import asyncpg
+    except ImportError:  # the PostgreSQL extra isn't installed: no such errors either
+        return errors
+    return (
+        *errors,
+        asyncpg.PostgresConnectionError,  # connecting failed, or the server went away
+        asyncpg.InterfaceError,  # "connection is closed", a pool that is closing
+        asyncpg.CannotConnectNowError,  # starting up or shutting down
+        asyncpg.OperatorInterventionError,  # an administrator's shutdown, crash recovery
+    )
+
+
+# The errors that can mean "the database can't be reached" (``is_unavailable`` decides):
+# the web layer answers them with a 503 of its own.
+UNAVAILABLE_ERRORS = _unavailable_errors()
+SQLITE_ERRORS = (sqlite3.OperationalError,)

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from podplus.engine.spec import EpisodeSpec
 from podplus.storage.files import FileStore
+from podplus.storage.local_objects import LocalObjects
+from podplus.storage.objects import ObjectStore, episode_key
 from podplus.storage.pages import PageOf, Position, newest_first
 from podplus.storage.reports import AssemblyReport
 from podplus.storage.schema import (
@@ -135,9 +137,7 @@ class EpisodeStore:
             published_in = sa.select(publications.c.show_id).where(
                 publications.c.episode_id == episode_id
             )
-            await self._db.execute(
-                feed_changed(shows.c.id.in_(published_in), now=self._clock())
-            )
+            await self._db.execute(feed_changed(shows.c.id.in_(published_in), now=self._clock()))
 
     async def set_audio(self, episode_id: str, audio: EpisodeAudio | None) -> bool:
         """Point the row at ``audio``, or at none; False when there is no such row.
@@ -205,9 +205,13 @@ class EpisodeAudioFiles:
     never a row naming a file that is gone.
     """
 
-    def __init__(self, episodes: EpisodeStore, files: FileStore) -> None:
+    def __init__(
+        self, episodes: EpisodeStore, files: FileStore, objects: ObjectStore | None = None
+    ) -> None:
         self._episodes = episodes
         self._files = files
+        # Where the audio is kept: the media folder itself unless a store is given.
+        self._objects = objects or LocalObjects(files.root)
 
     async def publish(
         self,
@@ -228,11 +232,11 @@ class EpisodeAudioFiles:
         before = await self._episodes.get(episode_id)
         if before is None:
             return None
-        final = self._files.episode_path(audio_name)
-        self._files.publish(rendered, final)
+        key = episode_key(audio_name)
+        stored = await self._objects.move_file_in(key, rendered)
         audio = EpisodeAudio(
             audio_name=audio_name,
-            audio_size_bytes=final.stat().st_size,
+            audio_size_bytes=stored.size_bytes,
             duration_s=duration_s,
             integrated_lufs=integrated_lufs,
             true_peak_db=true_peak_db,
@@ -240,10 +244,10 @@ class EpisodeAudioFiles:
         )
         if not await self._episodes.set_audio(episode_id, audio):
             # Deleted while the file moved into place: nothing names the file, so it goes.
-            self._files.remove(final)
+            await self._objects.delete(key)
             return None
         if before.audio_name and before.audio_name != audio_name:
-            self._files.remove(self._files.episode_path(before.audio_name))
+            await self._objects.delete(episode_key(before.audio_name))
         return audio
 
     async def forget(self, episode_id: str) -> None:
@@ -252,7 +256,7 @@ class EpisodeAudioFiles:
         if before is None or before.audio_name is None:
             return
         await self._episodes.set_audio(episode_id, None)
-        self._files.remove(self._files.episode_path(before.audio_name))
+        await self._objects.delete(episode_key(before.audio_name))
 
     async def delete(self, episode_id: str) -> None:
         """Delete the episode (rows, as ``EpisodeStore.delete``), then its audio file."""
@@ -261,4 +265,4 @@ class EpisodeAudioFiles:
             return
         await self._episodes.delete(episode_id)
         if before.audio_name:
-            self._files.remove(self._files.episode_path(before.audio_name))
+            await self._objects.delete(episode_key(before.audio_name))

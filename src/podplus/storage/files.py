@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from podplus.ids import new_id
 
 INCOMING_DIR = ".incoming"
 EPISODES_DIR = "episodes"
-WORK_DIR = "work"
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -25,7 +23,7 @@ FILE_MODE = 0o600
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        for folder in (root, root / INCOMING_DIR, root / EPISODES_DIR, root / WORK_DIR):
+        for folder in (root, root / INCOMING_DIR, root / EPISODES_DIR):
             folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
             # Folders an earlier version made with the umask's 0755 close too; one that
             # isn't ours to change (a mount point) stays as its operator set it.
@@ -41,22 +39,6 @@ class FileStore:
 
     def episode_path(self, audio_name: str) -> Path:
         return self.root / EPISODES_DIR / audio_name
-
-    def work_dir(self, job_id: str) -> Path:
-        return self.root / WORK_DIR / job_id
-
-    def remove_work_dir(self, job_id: str) -> bool:
-        """Remove a job's work folder and everything in it (the engine's own temporary
-        folders included); False if there was none."""
-        try:
-            shutil.rmtree(self.work_dir(job_id))
-        except FileNotFoundError:
-            return False
-        return True
-
-    def work_job_ids(self) -> list[str]:
-        """The jobs that have a work folder."""
-        return sorted(entry.name for entry in (self.root / WORK_DIR).iterdir() if entry.is_dir())
 
     def publish(self, temporary: Path, final: Path) -> None:
         """Move ``temporary`` into place as ``final``, readable by its owner only."""

@@ -50,6 +50,7 @@ class FailureCause(StrEnum):
     TIMEOUT = "timeout"  # the engine passed the wall-clock limit
     INTERRUPTED = "interrupted"  # its runner went away too many times (shutdown, crash)
     INPUT_MISSING = "input_missing"  # the episode or one of its files was deleted meanwhile
+    STORE_UNAVAILABLE = "store_unavailable"  # the media store didn't answer (fetch or upload)
     INTERNAL = "internal"  # a bug on our side; the log has the traceback
 
 
@@ -70,6 +71,8 @@ class Job:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    # The procrastinate job carrying this one, on PostgreSQL (``podplus.jobs.queue``).
+    queue_job_id: int | None = None
 
 
 def _job(row: object) -> Job:
@@ -101,6 +104,21 @@ def fair_order() -> tuple[sa.ColumnElement[object], ...]:
         .scalar_subquery()
     )
     return running, sa.func.coalesce(last_started, 0.0), jobs.c.created_at, jobs.c.id
+
+
+def _running(attempt: Job | None) -> sa.ColumnElement[bool]:
+    """The job is running: with ``attempt``, still the very attempt ``attempt`` was (same
+    lease owner, same attempt count), not one that replaced it."""
+    running = jobs.c.status == JobStatus.RUNNING.value
+    if attempt is None:
+        return running
+    return sa.and_(
+        running,
+        jobs.c.attempts == attempt.attempts,
+        jobs.c.lease_owner.is_(None)
+        if attempt.lease_owner is None
+        else jobs.c.lease_owner == attempt.lease_owner,
+    )
 
 
 class JobEvents(Protocol):
@@ -269,7 +287,74 @@ class JobStore:
             .values(cancel_requested=True)
         )
 
+    async def set_queue_job_id(self, job_id: str, queue_job_id: int) -> None:
+        """Remember which procrastinate job carries ``job_id`` (what a cancel aborts)."""
+        await self._db.execute(
+            jobs.update().where(jobs.c.id == job_id).values(queue_job_id=queue_job_id)
+        )
+
+    async def discard(self, job_id: str) -> None:
+        """Delete a queued row the queue refused to carry: as if it had never been asked."""
+        await self._db.execute(
+            jobs.delete().where(
+                jobs.c.id == job_id,
+                jobs.c.status == JobStatus.QUEUED.value,
+                jobs.c.queue_job_id.is_(None),
+            )
+        )
+
+    async def undispatched(self, *, created_before: float) -> list[Job]:
+        """Queued rows that no queue job carries, queued before ``created_before``: their
+        hand-over failed after the row committed (a production's transaction, a lost
+        connection)."""
+        rows = await self._db.fetch_all(
+            jobs.select().where(
+                jobs.c.status == JobStatus.QUEUED.value,
+                jobs.c.queue_job_id.is_(None),
+                jobs.c.created_at < created_before,
+            )
+        )
+        return [_job(row) for row in rows]
+
     # -- what runners do -------------------------------------------------------------------
+
+    async def start(self, job_id: str, *, worker: str) -> Job | None:
+        """Mark a queued job running on ``worker`` (one more attempt); None if it is not
+        queued any more (cancelled meanwhile, or another worker started it).
+
+        The queue carriers' claim: procrastinate has already given the job to this worker,
+        and this conditional UPDATE is what makes the row agree, once.
+        """
+        now = self._clock()
+        changed = await self._db.fetch_val(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
+            .values(
+                status=JobStatus.RUNNING.value,
+                lease_owner=worker,
+                lease_expires_at=None,
+                attempts=jobs.c.attempts + 1,
+                started_at=now,
+                finished_at=None,
+                progress=0.0,
+                phase="starting",
+                error=None,
+                failure_cause=None,
+            )
+            .returning(jobs.c.id)
+        )
+        return None if changed is None else await self.get(job_id)
+
+    async def lapsed(self, *, now: float) -> list[Job]:
+        """Running jobs whose lease ran out before ``now``: their runner stopped renewing."""
+        rows = await self._db.fetch_all(
+            jobs.select().where(
+                jobs.c.status == JobStatus.RUNNING.value,
+                jobs.c.lease_expires_at.is_not(None),
+                jobs.c.lease_expires_at < now,
+            )
+        )
+        return [_job(row) for row in rows]
 
     async def claim(self, *, worker_id: str, lease_s: float, max_attempts: int) -> Job | None:
         """Take the next queued job (see ``fair_order``), or None when the queue is empty."""
@@ -326,29 +411,35 @@ class JobStore:
             .values(progress=max(0.0, min(1.0, fraction)), phase=phase)
         )
 
-    async def succeed(self, job_id: str) -> None:
+    # ``attempt`` (the job as its attempt started) makes an ending apply to that attempt
+    # only: a worker that was given up for dead and comes back late records nothing over
+    # the attempt that replaced it.
+
+    async def succeed(self, job_id: str, *, attempt: Job | None = None) -> None:
         await self._transition(
             job_id,
-            where=jobs.c.status == JobStatus.RUNNING.value,
+            where=_running(attempt),
             status=JobStatus.SUCCEEDED,
             progress=1.0,
             phase="done",
         )
 
-    async def fail(self, job_id: str, *, cause: FailureCause, error: str) -> None:
+    async def fail(
+        self, job_id: str, *, cause: FailureCause, error: str, attempt: Job | None = None
+    ) -> None:
         """End a running job as failed: ``cause`` for programs, ``error`` for people."""
         await self._transition(
             job_id,
-            where=jobs.c.status == JobStatus.RUNNING.value,
+            where=_running(attempt),
             status=JobStatus.FAILED,
             error=error,
             failure_cause=cause.value,
         )
 
-    async def mark_cancelled(self, job_id: str) -> None:
+    async def mark_cancelled(self, job_id: str, *, attempt: Job | None = None) -> None:
         await self._transition(
             job_id,
-            where=jobs.c.status == JobStatus.RUNNING.value,
+            where=_running(attempt),
             status=JobStatus.CANCELLED,
             error="cancelled",
         )
@@ -360,20 +451,32 @@ class JobStore:
         it fails as ``interrupted``), or its owner asked to cancel it.
 
         ``count_attempt=False`` is for a clean shutdown: the job did nothing wrong.
+        Each change applies only to the very attempt that was read (same lease owner and
+        attempt count), so when two live runners recover one job, the second changes
+        nothing, even if a third has started the job again meanwhile.
         """
         job = await self.get(job_id)
         if job is None or job.status is not JobStatus.RUNNING:
             return job.status if job else JobStatus.FAILED
+        same_attempt = _running(job)
         attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
         if job.cancel_requested:
-            await self.mark_cancelled(job_id)
-            return JobStatus.CANCELLED
+            await self._transition(
+                job_id, where=same_attempt, status=JobStatus.CANCELLED, error="cancelled"
+            )
+            return await self._status(job_id)
         if attempts >= max_attempts:
-            await self.fail(job_id, cause=FailureCause.INTERRUPTED, error="interrupted")
-            return JobStatus.FAILED
+            await self._transition(
+                job_id,
+                where=same_attempt,
+                status=JobStatus.FAILED,
+                error="interrupted",
+                failure_cause=FailureCause.INTERRUPTED.value,
+            )
+            return await self._status(job_id)
         await self._db.execute(
             jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.RUNNING.value)
+            .where(jobs.c.id == job_id, same_attempt)
             .values(
                 status=JobStatus.QUEUED.value,
                 attempts=attempts,
@@ -383,7 +486,11 @@ class JobStore:
                 phase=None,
             )
         )
-        return JobStatus.QUEUED
+        return await self._status(job_id)
+
+    async def _status(self, job_id: str) -> JobStatus:
+        job = await self.get(job_id)
+        return JobStatus.FAILED if job is None else job.status
 
     async def statuses(self, job_ids: list[str]) -> dict[str, JobStatus]:
         """The status of each of these jobs that exists."""

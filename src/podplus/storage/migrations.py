@@ -10,6 +10,7 @@ from databases import Database
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from podplus.storage.schema import (
+    analysis_slots,
     download_counts,
     download_windows,
     episodes,
@@ -105,6 +106,16 @@ async def _add_webhooks(database: Database) -> None:
         await _create_table(database, table)
 
 
+async def _add_jobs_queue_job_id(database: Database) -> None:
+    # On PostgreSQL each job is carried by a procrastinate job; a cancel aborts it by id.
+    await _add_column(database, "jobs", "queue_job_id", "BIGINT")
+
+
+async def _add_analysis_slots(database: Database) -> None:
+    # The per-owner limit on uploads being analysed holds across several servers.
+    await _create_table(database, analysis_slots)
+
+
 # Append-only: version N is MIGRATIONS[N - 1]. Never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _create_tables,  # 1
@@ -114,6 +125,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _add_shows_and_publishing,  # 5
     _add_episode_reports,  # 6
     _add_webhooks,  # 7
+    _add_jobs_queue_job_id,  # 8
+    _add_analysis_slots,  # 9
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,12 +15,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from podplus.settings import Settings
 
 EPISODES_PREFIX = "episodes/"
 PUBLIC_AUDIO_PREFIX = "public/audio/"
 PUBLIC_ARTWORK_PREFIX = "public/artwork/"
+
+
+class KeyRefused(ValueError):
+    """A key that could name something outside the store: absolute, with ``..`` or ``.``
+    parts, empty parts, a backslash or a NUL. Keys are made by podplus from ids, so this
+    is a bug, never a client's input."""
+
+
+def checked_key(key: str) -> str:
+    """``key`` itself, if it is a plain relative path (``episodes/e-j.mp3``); else
+    ``KeyRefused``."""
+    parts = key.split("/")
+    if (
+        not key
+        or "\0" in key
+        or "\\" in key
+        or PurePosixPath(key).is_absolute()
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise KeyRefused(f"not an object key: {key!r}")
+    return key
 
 
 def episode_key(audio_name: str) -> str:
@@ -46,7 +70,11 @@ class StoredObject:
 
 class ObjectStore(Protocol):
     """A place for whole, immutable objects. Every method may raise ``StoreUnavailable``
-    (``podplus.errors``) when the store can't be reached in time."""
+    (``podplus.errors``) when the store can't be reached in time, and ``KeyRefused`` for
+    a key that isn't a plain relative path (``checked_key``).
+
+    Two implementations: ``storage.local_objects.LocalObjects`` (the media folder) and
+    ``storage.s3_objects.S3Objects``; ``open_object_store(settings)`` picks one."""
 
     async def put_file(self, key: str, source: Path) -> StoredObject:
         """Store the local file ``source`` as ``key`` (streamed, never read into memory);
@@ -67,7 +95,8 @@ class ObjectStore(Protocol):
         ...
 
     def read(self, key: str, *, first: int = 0, last: int | None = None) -> AsyncIterator[bytes]:
-        """The object's bytes ``first`` to ``last`` (inclusive; None: to the end), in chunks."""
+        """The object's bytes ``first`` to ``last`` (inclusive; None: to the end; past the
+        end: to the end), in chunks; ``ObjectMissing`` at the first if there is none."""
         ...
 
     async def copy(self, source_key: str, key: str) -> StoredObject:
@@ -82,3 +111,16 @@ class ObjectStore(Protocol):
         """Where the object is on this machine's disk, if the store is a local folder: the
         engine then reads it in place, and responses send it with the kernel's help."""
         ...
+
+
+def open_object_store(settings: Settings) -> ObjectStore:
+    """The store ``settings`` name: an S3 bucket for ``storage_url=s3://bucket/prefix``,
+    else the local media folder (as every release before kept it)."""
+    if settings.storage_url:
+        # Imported here: the S3 client loads only where it is used.
+        from podplus.storage.s3_objects import S3Objects
+
+        return S3Objects.from_settings(settings)
+    from podplus.storage.local_objects import LocalObjects
+
+    return LocalObjects(settings.media_root)

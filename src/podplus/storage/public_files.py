@@ -1,22 +1,23 @@
-"""The public folder: episode audio frozen at publication and show artwork, named by content.
+"""Public objects: episode audio frozen at publication and show artwork, named by content.
 
 A public file's name is ``<stem>-<sha256 prefix><ext>`` (the stem is the episode's GUID or
-the show's feed id), so its URL never serves other bytes: a change is a new name. Like
-every other file podplus keeps, they are 0600 in 0700 folders: podplus serves them.
+the show's feed id), so its URL never serves other bytes: a change is a new name. They are
+objects in the media store (``storage.objects``) under ``public/``; in a local folder,
+0600 in 0700 folders like every other file podplus keeps: podplus serves them.
 
 Which rows name which files, and when a file may go, is ``podplus.storage.publishing``'s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
-import os
-import shutil
 from pathlib import Path
 
-from podplus.ids import new_id
-from podplus.storage.files import FILE_MODE, FOLDER_MODE
+from podplus.storage.files import FOLDER_MODE
+from podplus.storage.local_objects import LocalObjects
+from podplus.storage.objects import ObjectStore, public_artwork_key, public_audio_key
 
 PUBLIC_DIR = "public"
 # Of a file's SHA-256 in its public name: 96 bits, and names that fit a path segment of
@@ -28,67 +29,51 @@ _HASH_CHUNK_BYTES = 1024 * 1024
 
 
 class PublicFiles:
-    """The public folder's files: placed whole (link, copy-then-rename, or rename), removed
-    by name. Blocking: the callers run ``freeze_audio`` in a thread."""
+    """The public objects (``public/audio/…``, ``public/artwork/…``) in the media store:
+    placed whole (a link or a copy inside the store, or a move in), removed by name."""
 
-    def __init__(self, media_root: Path) -> None:
+    def __init__(self, media_root: Path, objects: ObjectStore | None = None) -> None:
         self.root = media_root / PUBLIC_DIR
-        for folder in (self.root, self.root / "audio", self.root / "artwork"):
-            folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-            with contextlib.suppress(PermissionError):
-                folder.chmod(FOLDER_MODE)
+        self.objects: ObjectStore = objects or LocalObjects(media_root)
+        if self.objects.local_path(public_audio_key("x")) is not None:
+            for folder in (self.root, self.root / "audio", self.root / "artwork"):
+                folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+                with contextlib.suppress(PermissionError):
+                    folder.chmod(FOLDER_MODE)
 
     def audio_path(self, name: str) -> Path:
+        """Where public audio is in a local store (a test's view of the folder)."""
         return self.root / "audio" / name
 
     def artwork_path(self, name: str) -> Path:
         return self.root / "artwork" / name
 
-    def audio_name(self, source: Path, *, stem: str) -> str:
-        """The public name ``source``'s bytes get: ``<stem>-<sha256><ext>``."""
-        return f"{stem}-{file_sha256(source)[:DIGEST_CHARS]}{source.suffix}"
+    def audio_name(self, source: Path, *, stem: str, suffix: str | None = None) -> str:
+        """The public name ``source``'s bytes get: ``<stem>-<sha256><suffix>`` (the
+        file's own suffix by default). Blocking."""
+        return f"{stem}-{file_sha256(source)[:DIGEST_CHARS]}{suffix or source.suffix}"
 
-    def freeze_audio(self, source: Path, *, name: str) -> int:
-        """Link (or copy) ``source`` to ``name`` unless it is there already (the same
-        bytes: the name says so); returns its size."""
-        final = self.audio_path(name)
-        if not final.exists():
-            self._place(source, final, keep_source=True)
-        return final.stat().st_size
+    async def freeze_audio(self, source_key: str, *, name: str) -> int:
+        """Copy the object ``source_key`` (a link in a local store; on the server, in S3)
+        to the public audio ``name`` unless it is there already (the same bytes: the name
+        says so); returns its size. ``ObjectMissing`` if the source is gone."""
+        stored = await self.objects.stat(public_audio_key(name))
+        if stored is None:
+            stored = await self.objects.copy(source_key, public_audio_key(name))
+        return stored.size_bytes
 
-    def place_artwork(self, temporary: Path, *, stem: str, suffix: str) -> str:
+    async def place_artwork(self, temporary: Path, *, stem: str, suffix: str) -> str:
         """Move ``temporary`` in as ``<stem>-<sha256><suffix>``; returns the name."""
-        name = f"{stem}-{file_sha256(temporary)[:DIGEST_CHARS]}{suffix}"
-        self._place(temporary, self.artwork_path(name), keep_source=False)
+        digest = await asyncio.to_thread(file_sha256, temporary)
+        name = f"{stem}-{digest[:DIGEST_CHARS]}{suffix}"
+        await self.objects.move_file_in(public_artwork_key(name), temporary)
         return name
 
-    def remove_audio(self, name: str) -> None:
-        self.audio_path(name).unlink(missing_ok=True)
+    async def remove_audio(self, name: str) -> None:
+        await self.objects.delete(public_audio_key(name))
 
-    def remove_artwork(self, name: str) -> None:
-        self.artwork_path(name).unlink(missing_ok=True)
-
-    def _place(self, source: Path, final: Path, *, keep_source: bool) -> None:
-        if not keep_source:
-            os.chmod(source, FILE_MODE)
-            os.replace(source, final)
-            return
-        try:
-            # Instant, and the bytes can't change under it: podplus replaces episode files
-            # by rename, never rewrites them.
-            os.link(source, final)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            raise
-        except OSError:
-            temporary = final.with_name(f".{new_id()}.part")
-            try:
-                shutil.copyfile(source, temporary)
-                os.chmod(temporary, FILE_MODE)
-                os.replace(temporary, final)
-            finally:
-                temporary.unlink(missing_ok=True)
+    async def remove_artwork(self, name: str) -> None:
+        await self.objects.delete(public_artwork_key(name))
 
 
 def file_sha256(path: Path) -> str:

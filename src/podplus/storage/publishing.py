@@ -1,12 +1,12 @@
 """Publishing: an episode's audio frozen under a public name, and the row that names it.
 
 Publishing copies nothing the creator can change later. The episode's current audio is
-hard-linked (copied where the file system can't link) to ``public/audio/<guid>-<sha>.<ext>``
-(``podplus.storage.public_files``): a name made of the episode's GUID and the file's
-content, so its URL never serves other bytes. A new assembly writes a new episode file and
-leaves the public one alone; only publishing again freezes the new audio, under a new name
-(or the same one, for the same bytes). The episode's GUID is given at its first
-publication and kept for ever.
+hard-linked (copied where the file system can't link; copied inside the bucket on S3) to
+``public/audio/<guid>-<sha>.<ext>`` (``podplus.storage.public_files``): a name made of the
+episode's GUID and the file's content, so its URL never serves other bytes. A new assembly
+writes a new episode file and leaves the public one alone; only publishing again freezes
+the new audio, under a new name (or the same one, for the same bytes). The episode's GUID
+is given at its first publication and kept for ever.
 
 Files and rows agree at every moment another request can see: a row naming a file is
 written only under the episode's lock with the file in place (linked again if a racing
@@ -24,17 +24,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from podplus.errors import Conflict, PublishRefused
+from podplus.errors import Conflict, ObjectMissing, PublishRefused
 from podplus.feeds.chapters import Chapter
 from podplus.feeds.items import ENCLOSURE_TYPES
 from podplus.storage.episodes import Episode, EpisodeStore
 from podplus.storage.files import FileStore
+from podplus.storage.objects import episode_key, public_audio_key
 from podplus.storage.public_files import PublicFiles
 from podplus.storage.publications import Publication, PublicationStore
 from podplus.storage.shows import Show
@@ -118,15 +120,20 @@ class Publisher:
         guid = episode.guid or await self._publications.assign_guid(episode.id)
         if guid is None:
             raise Conflict("The episode was deleted.")
-        source = self._files.episode_path(episode.audio_name)
-        try:
-            name = await asyncio.to_thread(
-                self._public.audio_name, source, stem=guid.replace("-", "")
-            )
-            await asyncio.to_thread(self._public.freeze_audio, source, name=name)
-        except FileNotFoundError:
-            raise Conflict("The episode's audio changed while publishing; try again.") from None
-        chapters = await self._read_chapters(self._public.audio_path(name))
+        source_key = episode_key(episode.audio_name)
+        async with self._readable(source_key) as source:
+            try:
+                name = await asyncio.to_thread(
+                    self._public.audio_name,
+                    source,
+                    stem=guid.replace("-", ""),
+                    suffix=Path(episode.audio_name).suffix,
+                )
+                await self._public.freeze_audio(source_key, name=name)
+            except (FileNotFoundError, ObjectMissing):
+                raise Conflict("The episode's audio changed while publishing; try again.") from None
+            frozen = self._public.objects.local_path(public_audio_key(name))
+            chapters = await self._read_chapters(frozen or source)
         try:
             publication, replaced = await self._name(episode, show, options, name, chapters)
         except Exception:
@@ -151,7 +158,6 @@ class Publisher:
         """Write the row naming ``name``, under the episode's lock; returns it and the
         name the row had before (None: it is a first publication)."""
         assert episode.audio_name is not None
-        source = self._files.episode_path(episode.audio_name)
         async with self._publications.locked(episode.id) as current:
             if current is None:
                 raise Conflict("The episode was deleted.")
@@ -159,8 +165,10 @@ class Publisher:
                 raise Conflict("The episode changed while publishing; try again.")
             try:
                 # There already, unless an unpublish since removed it: then linked again.
-                size_bytes = await asyncio.to_thread(self._public.freeze_audio, source, name=name)
-            except FileNotFoundError:
+                size_bytes = await self._public.freeze_audio(
+                    episode_key(episode.audio_name), name=name
+                )
+            except ObjectMissing:
                 raise Conflict("The episode's audio changed while publishing; try again.") from None
             now = self._clock()
             before = await self._publications.get(episode.id)
@@ -175,7 +183,7 @@ class Publisher:
                     audio_name=name,
                     source_audio_name=episode.audio_name,
                     audio_size_bytes=size_bytes,
-                    media_type=ENCLOSURE_TYPES[source.suffix],
+                    media_type=ENCLOSURE_TYPES[Path(episode.audio_name).suffix],
                     duration_s=float(episode.duration_s or 0.0),
                     chapters=tuple(chapters),
                     season=None,
@@ -208,9 +216,9 @@ class Publisher:
             before = await self._publications.delete(episode_id, now=self._clock())
             await self._episodes.delete(episode_id)
         if current.audio_name:
-            self._files.remove(self._files.episode_path(current.audio_name))
+            await self._public.objects.delete(episode_key(current.audio_name))
         if before is not None:
-            self._public.remove_audio(before.audio_name)
+            await self._public.remove_audio(before.audio_name)
 
     async def delete_show(self, show: Show) -> None:
         """Delete the show (see ``PublicationStore.delete_show``), then its public files."""
@@ -218,7 +226,7 @@ class Publisher:
         for publication in gone:
             await self._remove_unnamed(publication.episode_id, publication.audio_name)
         if show.artwork_name:
-            self._public.remove_artwork(show.artwork_name)
+            await self._public.remove_artwork(show.artwork_name)
         logger.info("event=publishing.show_deleted show_id=%s unpublished=%d", show.id, len(gone))
 
     async def _remove_unnamed(self, episode_id: str, name: str) -> None:
@@ -226,7 +234,25 @@ class Publisher:
         unless a row names it, deciding under the episode's lock."""
         async with self._publications.locked(episode_id):
             if not await self._publications.names_audio(name):
-                self._public.remove_audio(name)
+                await self._public.remove_audio(name)
+
+    @asynccontextmanager
+    async def _readable(self, key: str) -> AsyncIterator[Path]:
+        """The object ``key`` as a file on this machine, to hash and to read chapters from:
+        itself in a local store, else a temporary copy, removed after."""
+        local = self._public.objects.local_path(key)
+        if local is not None:
+            yield local
+            return
+        temporary = self._files.incoming_path()
+        try:
+            try:
+                await self._public.objects.fetch(key, temporary)
+            except ObjectMissing:
+                raise Conflict("The episode's audio changed while publishing; try again.") from None
+            yield temporary
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 def _merged(before: Publication | None, options: PublishOptions, fresh: Publication) -> Publication:

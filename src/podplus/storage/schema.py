@@ -53,6 +53,18 @@ throttle_counters = sa.Table(
     sa.Index("ix_throttle_counters_last_attempt", "last_attempt_at"),
 )
 
+# The uploads each owner has being analysed, counted across every server: slot ``slot`` of
+# ``max_analyses_per_user``, held by one request (``holder``) until ``expires_at``, which
+# its server keeps pushing forward; the slots of a server that died lapse by themselves.
+analysis_slots = sa.Table(
+    "analysis_slots",
+    metadata,
+    sa.Column("owner_id", ID, primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column("holder", ID, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 media = sa.Table(
     "media",
     metadata,
@@ -177,6 +189,10 @@ jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
+    # On PostgreSQL, the procrastinate job that carries this one to a worker (its id in
+    # ``procrastinate_jobs``): what a cancel aborts. NULL in the embedded mode, and for a
+    # row whose hand-over to the queue has not happened yet (see ``podplus.jobs.queue``).
+    sa.Column("queue_job_id", sa.BigInteger),
     sa.Index("ix_jobs_status", "status", "created_at"),
     sa.Index("ix_jobs_owner", "owner_id", "created_at"),
     # For the per-owner quota and fair claiming: an owner's live jobs, their last start.

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from databases import Database
 
-from podplus.caching import ExpiringCache
 from podplus.errors import EmailTaken, NotFound
 from podplus.ids import new_id
+from podplus.storage.loop_reads import Busy, LoopReader
 from podplus.storage.schema import revoked_tokens, users
-
-MAX_CACHED_USERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,19 @@ class User:
     tokens_valid_after: float = 0.0
 
 
+@dataclass(frozen=True)
+class TokenHolder:
+    """The account a token names, as stored now, and whether that one token was revoked."""
+
+    user: User
+    token_revoked: bool
+
+
 def _user(row: object) -> User:
-    mapping = row._mapping  # type: ignore[attr-defined]
+    return _user_of(row._mapping)  # type: ignore[attr-defined]
+
+
+def _user_of(mapping: Mapping[str, Any]) -> User:
     return User(
         id=mapping["id"],
         email=mapping["email"],
@@ -42,27 +52,31 @@ def _user(row: object) -> User:
     )
 
 
+# Every authenticated request runs this, so it is written once as SQL (compiling a
+# ``select`` per request cost more than running it; on SQLite it runs on the loop's thread,
+# ``podplus.storage.loop_reads``) and asks one question: the account's row and whether
+# this token's id is among the revoked ones.
+_HOLDER_SQL = (
+    "SELECT users.id, users.email, users.name, users.password_hash, users.is_admin,"
+    " users.created_at, users.tokens_valid_after, revoked_tokens.jti AS revoked_jti"
+    " FROM users LEFT OUTER JOIN revoked_tokens"
+    " ON revoked_tokens.jti = :token_id AND revoked_tokens.user_id = users.id"
+    " WHERE users.id = :user_id"
+)
+
+
 class UserStore:
-    """Accounts. Lookups by id are cached for ``cache_ttl_s``: every authenticated request
-    makes one, and a cached answer costs a dict lookup instead of a database round trip.
+    """Accounts. Nothing here is cached in the process: several servers share the
+    database, and a change one makes (a new password, logout everywhere, admin rights
+    taken away, the account deleted) must hold in every one on its next request."""
 
-    The TTL is the bound on how stale a row may be: a change made through this store
-    (a new password, logout everywhere, admin rights) drops the entry at once; one made by
-    another process (a second server, ``podplus user admin``) is seen within ``cache_ttl_s``.
-    ``monotonic`` tells the cache's time.
-    """
-
-    def __init__(
-        self,
-        database: Database,
-        *,
-        cache_ttl_s: float = 5.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._cache: ExpiringCache[str, User | None] = ExpiringCache(
-            ttl_s=cache_ttl_s, max_entries=MAX_CACHED_USERS, monotonic=monotonic
-        )
+        self._loop_reader = LoopReader.for_database(database)
+
+    def close(self) -> None:
+        if self._loop_reader is not None:
+            self._loop_reader.close()
 
     async def create(
         self, *, email: str, name: str, password_hash: str, is_admin: bool = False
@@ -90,51 +104,53 @@ class UserStore:
         return None if row is None else _user(row)
 
     async def by_id(self, user_id: str) -> User | None:
-        async def load() -> User | None:
-            row = await self._db.fetch_one(users.select().where(users.c.id == user_id))
-            return None if row is None else _user(row)
+        row = await self._db.fetch_one(users.select().where(users.c.id == user_id))
+        return None if row is None else _user(row)
 
-        return await self._cache.get(user_id, load)
+    async def holder_of(self, user_id: str, *, token_id: str) -> TokenHolder | None:
+        """The account ``user_id`` and whether its token ``token_id`` was revoked, read
+        from the database in one query (None: no such account)."""
+        values = {"user_id": user_id, "token_id": token_id}
+        mapping: Mapping[str, Any] | None
+        try:
+            if self._loop_reader is None:
+                raise Busy("not a SQLite file")
+            mapping = self._loop_reader.fetch_one(_HOLDER_SQL, values)
+        except Busy:
+            row = await self._db.fetch_one(_HOLDER_SQL, values=values)
+            mapping = None if row is None else row._mapping
+        if mapping is None:
+            return None
+        return TokenHolder(user=_user_of(mapping), token_revoked=mapping["revoked_jti"] is not None)
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Replace the hash (same password, stronger parameters): tokens stay valid."""
-        self._cache.drop(user_id)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(password_hash=password_hash)
         )
-        # Again after: a request between the first drop and the write reloaded the old row.
-        self._cache.drop(user_id)
 
     async def set_password(self, user_id: str, password_hash: str, *, at: float) -> None:
         """A new password: every token issued before ``at`` stops working."""
-        self._cache.drop(user_id)
         await self._db.execute(
             users.update()
             .where(users.c.id == user_id)
             .values(password_hash=password_hash, tokens_valid_after=at)
         )
-        # Again after: a request between the first drop and the write reloaded the old row.
-        self._cache.drop(user_id)
 
     async def end_tokens_before(self, user_id: str, *, at: float) -> None:
         """Every token of the account issued before ``at`` stops working."""
-        self._cache.drop(user_id)
         await self._db.execute(
             users.update().where(users.c.id == user_id).values(tokens_valid_after=at)
         )
-        # Again after: a request between the first drop and the write reloaded the old row.
-        self._cache.drop(user_id)
 
     async def set_admin(self, email: str, *, is_admin: bool) -> User:
         """Grant or revoke admin rights; raise ``NotFound`` when no account has ``email``."""
         user = await self.by_email(email)
         if user is None:
             raise NotFound(f"No account has the email {email.lower()}.")
-        self._cache.drop(user.id)
         await self._db.execute(
             users.update().where(users.c.id == user.id).values(is_admin=is_admin)
         )
-        self._cache.drop(user.id)
         return User(**{**user.__dict__, "is_admin": is_admin})
 
 

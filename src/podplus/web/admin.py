@@ -30,9 +30,9 @@ async def metrics(request: Request) -> Response:
 
 
 async def processes(request: Request) -> Response:
-    # The flag is read from the account's row on every request (cached no longer than
-    # PODPLUS_AUTH_CACHE_S), never from the token: `podplus user admin EMAIL --revoke`
-    # takes effect on the next request after that, tokens or not.
+    # The flag is read from the account's row on every request, never from the token:
+    # `podplus user admin EMAIL --revoke` takes effect on every server's next request,
+    # tokens or not.
     user = await current_user(request)
     if not user.is_admin:
         raise Forbidden("Only an admin may see the engine processes.")

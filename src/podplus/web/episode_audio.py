@@ -10,6 +10,7 @@ hands that to the player. Both routes serve the file the same way (``web.audio``
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -20,7 +21,8 @@ from podplus.ids import isoformat
 from podplus.security.signing import SIGNATURE_CHARS, AudioLinks
 from podplus.services import Services
 from podplus.storage.episodes import Episode
-from podplus.web.audio import audio_response
+from podplus.storage.objects import episode_key
+from podplus.web.audio import object_response
 from podplus.web.requests import current_user, services
 from podplus.web.schemas import AudioLink, json_response
 
@@ -35,7 +37,7 @@ async def episode_audio(request: Request) -> Response:
     episode = await found.episodes.get(request.path_params["episode_id"], owner_id=user.id)
     if episode is None:
         raise NotFound("No such episode.")
-    return _serve(request, found, episode)
+    return await _serve(request, found, episode)
 
 
 async def episode_audio_url(request: Request) -> Response:
@@ -76,17 +78,22 @@ async def signed_episode_audio(request: Request) -> Response:
         expires_at=int(raw_expires),
         signature=signature,
     )
-    return _serve(request, found, episode)
+    return await _serve(request, found, episode)
 
 
-def _serve(request: Request, found: Services, episode: Episode) -> Response:
+async def _serve(request: Request, found: Services, episode: Episode) -> Response:
     if not episode.audio_name:
         raise NotFound("The episode has no audio yet.")
-    path = found.files.episode_path(episode.audio_name)
-    if not path.exists():
-        raise NotFound("The episode has no audio yet.")
-    filename = f"{_safe_filename(episode.title)}{path.suffix}"
-    response = audio_response(path, filename=filename, range_header=request.headers.get("range"))
+    filename = f"{_safe_filename(episode.title)}{PurePosixPath(episode.audio_name).suffix}"
+    try:
+        response = await object_response(
+            found.objects,
+            episode_key(episode.audio_name),
+            filename=filename,
+            range_header=request.headers.get("range"),
+        )
+    except NotFound:
+        raise NotFound("The episode has no audio yet.") from None
     # One person's file: a browser may keep it, a shared cache may not.
     response.headers["Cache-Control"] = "private"
     return response

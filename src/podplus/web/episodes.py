@@ -20,6 +20,7 @@ from podplus.ids import isoformat, new_id
 from podplus.storage.episodes import Episode
 from podplus.storage.jobs import Job, JobStatus
 from podplus.storage.media import MediaKind
+from podplus.storage.objects import episode_key
 from podplus.storage.publications import Publication
 from podplus.storage.shows import Show
 from podplus.web.jobs import job_out
@@ -228,7 +229,7 @@ async def update_episode(request: Request) -> Response:
     )
     if episode.audio_name:
         # The row forgot the old audio in the update; now the file goes too.
-        found.files.remove(found.files.episode_path(episode.audio_name))
+        await found.objects.delete(episode_key(episode.audio_name))
     updated = await found.episodes.get(episode.id)
     assert updated is not None
     return json_response((await episodes_out(request, [updated]))[0])

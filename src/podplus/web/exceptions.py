@@ -25,15 +25,20 @@ from podplus.errors import (
     PodplusError,
     PublishRefused,
     RangeNotSatisfiable,
+    StoreUnavailable,
     TooManyRequests,
     Unauthorized,
     UnsupportedMedia,
 )
 from podplus.feeds.artwork import ArtworkRule
+from podplus.storage.database import SQLITE_ERRORS, UNAVAILABLE_ERRORS, is_unavailable
 from podplus.storage.publishing import PublishBlock
 from podplus.web.headers import ERROR_HEADERS
 
 logger = logging.getLogger(__name__)
+
+# What a client is told to wait when the database is down: a restart or failover.
+DATABASE_RETRY_AFTER_S = 5
 
 # Each podplus error answers with the entry of its nearest listed ancestor, so a new
 # domain error (``EmailTaken(Conflict)``) needs no line here unless it answers differently.
@@ -54,6 +59,8 @@ ERROR_ANSWERS: dict[type[PodplusError], tuple[int, str]] = {
     TooManyRequests: (429, "too_many_requests"),
     # Not a throttle: no Retry-After, since the wait is until one of the jobs ends.
     JobQuotaExceeded: (429, "quota_exceeded"),
+    # The media store is down or slow: the request may succeed later, unchanged.
+    StoreUnavailable: (503, "store_unavailable"),
     PodplusError: (500, "internal_error"),
 }
 
@@ -106,14 +113,14 @@ def error_response(
 async def podplus_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PodplusError)
     status_code, code = answer_for(exc)
-    if status_code >= 500:
+    if status_code >= 500 and not isinstance(exc, StoreUnavailable):
         # Raised on purpose but with no answer of its own (a SettingsError at run time):
         # a bug to fix, so it is logged like any other.
         return await unexpected_error(request, exc)
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | StoreUnavailable):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size_bytes}"
@@ -135,6 +142,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    # Here (Starlette's outermost handler) the answer is sent and the error raised again,
+    # which closes the connection; a database that is down is answered earlier, below.
+    if is_unavailable(exc):
+        # Not a bug: the database is down or restarting; the same request may work soon.
+        logger.warning("event=http.database_unavailable path=%s error=%r", request.url.path, exc)
+        return error_response(
+            503,
+            "database_unavailable",
+            "The database does not answer; try again shortly.",
+            {**ERROR_HEADERS, "Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
     # The traceback goes to the log, never to the client.
     logger.exception("event=http.unexpected_error path=%s", request.url.path, exc_info=exc)
     # Sent past the middleware (see ``podplus.web.headers``), so it brings its own headers.
@@ -143,8 +161,20 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def maybe_unavailable(request: Request, exc: Exception) -> Response:
+    """A database driver's error: a 503 if it says the database can't be reached, else the
+    500 of a bug. Handled inside the app, so the client's connection stays open."""
+    if is_unavailable(exc):
+        return await unexpected_error(request, exc)
+    logger.exception("event=http.unexpected_error path=%s", request.url.path, exc_info=exc)
+    return error_response(
+        500, "internal_error", "Something went wrong on our side.", dict(ERROR_HEADERS)
+    )
+
+
 EXCEPTION_HANDLERS = {
     PodplusError: podplus_error,
     HTTPException: http_error,
+    **dict.fromkeys((*UNAVAILABLE_ERRORS, *SQLITE_ERRORS), maybe_unavailable),
     Exception: unexpected_error,
 }

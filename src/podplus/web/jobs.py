@@ -34,13 +34,11 @@ async def assemble(request: Request) -> Response:
     episode = await found.episodes.get(request.path_params["episode_id"], owner_id=user.id)
     if episode is None:
         raise NotFound("No such episode.")
-    job = await found.jobs.enqueue(
+    job = await found.queue.submit(
         owner_id=user.id,
         episode_id=episode.id,
         max_active=found.settings.max_active_jobs_per_user,
     )
-    if found.runner is not None:
-        found.runner.wake()
     return json_response(
         JobAccepted(job_id=job.id, status=job.status),
         status_code=202,
@@ -70,12 +68,7 @@ async def cancel_job(request: Request) -> Response:
     found = services(request)
     if not job.status.is_active:
         raise Conflict(f"The job has already finished ({job.status.value}).")
-    if not await found.jobs.cancel_queued(job.id):
-        await found.jobs.request_cancel(job.id)
-        # The fast path: this process runs it. Otherwise its runner sees the flag when it
-        # next renews the lease.
-        if found.runner is not None:
-            found.runner.cancel(job.id)
+    await found.queue.cancel(job)
     now = await found.jobs.get(job.id)
     assert now is not None
     return json_response(job_out(now), status_code=202)

@@ -68,7 +68,7 @@ async def upload_media(request: Request) -> Response:
 
     # The slot is taken before the body is read: a user already at the limit is refused
     # before sending 500 MB, not after.
-    with found.analyzer.slot(user.id):
+    async with found.analyzer.slot(user.id):
         upload = await receive_upload(
             request,
             destination=found.files.incoming_path(),
@@ -102,11 +102,12 @@ async def upload_media(request: Request) -> Response:
                 info=info,
                 loudness_lufs=loudness,
             )
-            found.files.publish(upload.path, found.files.media_path(item.storage_name))
+            # Into the store (a rename where it is the local folder), then the row.
+            await found.objects.move_file_in(item.storage_name, upload.path)
             try:
                 await found.media.add_within(item, quota)
             except BaseException:
-                found.files.remove(found.files.media_path(item.storage_name))
+                await found.objects.delete(item.storage_name)
                 raise
         finally:
             found.files.remove(upload.path)
@@ -219,7 +220,7 @@ async def delete_media(request: Request) -> Response:
     if await found.media.in_active_assembly(item.id):
         raise Conflict("An episode that uses this file is being assembled; try again after.")
     await found.media.delete(item.id)
-    found.files.remove(found.files.media_path(item.storage_name))
+    await found.objects.delete(item.storage_name)
     return Response(status_code=204)
 
 

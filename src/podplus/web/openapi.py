@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from podplus.engine.spec import EpisodeInput
-from podplus.web.operations import JSON, Operation
+from podplus.web.operations import JSON, STORE_DOWN, Operation
 from podplus.web.schemas import ErrorBody, example_error
 
 OPENAPI_VERSION = "3.1.0"
@@ -193,7 +193,11 @@ def _operation(operation: Operation, schemas: _Schemas) -> dict[str, Any]:
             }
         responses[str(reply.status)] = answer
     for status, when in operation.error_statuses().items():
-        code = _ERROR_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
+        code = (
+            "store_unavailable"
+            if when == STORE_DOWN
+            else _ERROR_CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
+        )
         reasons = operation.reasons.get(status, ())
         if reasons:
             when += f" `error.reason`: {', '.join(f'`{reason}`' for reason in reasons)}."

@@ -83,6 +83,9 @@ def query_parameters(model: type[BaseModel]) -> tuple[Parameter, ...]:
     return tuple(parameters)
 
 
+STORE_DOWN = "The media store does not answer; try again after `Retry-After` seconds."
+
+
 @dataclass(frozen=True, kw_only=True)
 class Operation:
     method: str
@@ -100,6 +103,8 @@ class Operation:
     errors: Mapping[int, str] = field(default_factory=dict)
     # The ``error.reason`` values a refusal of this status may carry (``web.exceptions``).
     reasons: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    # Reads or writes media in the object store, so a store that is down is a 503.
+    uses_store: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -124,5 +129,7 @@ class Operation:
             errors[401] = "No valid token."
         if self.path_parameters:
             errors[404] = "No such thing, or it belongs to someone else."
+        if self.uses_store:
+            errors[503] = STORE_DOWN
         errors.update(self.errors)
         return dict(sorted(errors.items()))

@@ -93,7 +93,7 @@ async def create_production(request: Request) -> Response:
         refusal = quota.storage_error(usage)
         return refusal if part is None else refusal.about(part)
 
-    with found.analyzer.slot(user.id):
+    async with found.analyzer.slot(user.id):
         form = await receive_form(
             request,
             shape=production_shape(settings),
@@ -107,8 +107,10 @@ async def create_production(request: Request) -> Response:
         finally:
             for received in form.files:
                 found.files.remove(received.path)
-    if found.runner is not None:
-        found.runner.wake()
+    # The production's transaction has committed: now the job goes to its carrier.
+    job = await found.jobs.get(accepted.job.id)
+    if job is not None:
+        await found.queue.handed_over_later(job)
     return json_response(
         accepted, status_code=202, headers={"Location": f"/api/jobs/{accepted.job.id}"}
     )
@@ -135,12 +137,11 @@ async def _produce(
             found.analyzer, form.files, media_ids, owner_id=owner_id, quota=quota, usage=usage
         ),
     )
-    published = []
+    published: list[str] = []
     try:
         for received, item in zip(form.files, items, strict=True):
-            final = found.files.media_path(item.storage_name)
-            found.files.publish(received.path, final)
-            published.append(final)
+            await found.objects.move_file_in(item.storage_name, received.path)
+            published.append(item.storage_name)
         job = await add_production(
             found.database,
             media=found.media,
@@ -152,8 +153,8 @@ async def _produce(
             max_active_jobs=found.settings.max_active_jobs_per_user,
         )
     except BaseException:
-        for path in published:
-            found.files.remove(path)
+        for key in published:
+            await found.objects.delete(key)
         raise
     return ProductionAccepted(episode=episode_out(episode, job), job=job_out(job))
 

@@ -22,7 +22,8 @@ from starlette.responses import Response
 from podplus.errors import NotFound
 from podplus.feeds.artwork import ARTWORK_FORMATS
 from podplus.security.listeners import counts_as_download
-from podplus.web.audio import audio_response
+from podplus.storage.objects import public_artwork_key, public_audio_key
+from podplus.web.audio import object_response
 from podplus.web.caching_headers import CORS, IMMUTABLE, etag_matches
 from podplus.web.requests import client_address, services
 
@@ -49,8 +50,8 @@ async def public_audio(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     range_header = request.headers.get("range")
     try:
-        response = audio_response(
-            found.public_files.audio_path(name), filename=name, range_header=range_header
+        response = await object_response(
+            found.objects, public_audio_key(name), filename=name, range_header=range_header
         )
     except NotFound:
         raise NotFound("No such episode audio.") from None
@@ -85,8 +86,9 @@ async def public_artwork(request: Request) -> Response:
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     try:
-        response = audio_response(
-            found.public_files.artwork_path(name),
+        response = await object_response(
+            found.objects,
+            public_artwork_key(name),
             filename=name,
             range_header=request.headers.get("range"),
         )

@@ -224,6 +224,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="POST",
             path="/api/media",
+            uses_store=True,
             endpoint=media.upload_media,
             tag="media",
             summary="Upload an audio file or a cover image",
@@ -264,6 +265,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="DELETE",
             path="/api/media/{media_id}",
+            uses_store=True,
             endpoint=media.delete_media,
             tag="media",
             summary="Delete an upload",
@@ -310,6 +312,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="PATCH",
             path="/api/episodes/{episode_id}",
+            uses_store=True,
             endpoint=episodes.update_episode,
             tag="episodes",
             summary="Change an episode",
@@ -322,6 +325,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="DELETE",
             path="/api/episodes/{episode_id}",
+            uses_store=True,
             endpoint=episodes.delete_episode,
             tag="episodes",
             summary="Delete an episode and its audio",
@@ -338,6 +342,7 @@ def operations(web: WebApp) -> list[Operation]:
                 parameters=(RANGE_PARAMETER,),
                 replies=AUDIO_REPLIES,
                 errors={416: "The range is outside the file."},
+                uses_store=True,
             )
             for method in ("GET", "HEAD")
         ],
@@ -428,6 +433,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="POST",
             path="/api/productions",
+            uses_store=True,
             endpoint=productions.create_production,
             tag="jobs",
             summary="Upload audio, describe the episode and queue its assembly, in one request",
@@ -507,6 +513,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="DELETE",
             path="/api/shows/{show_id}",
+            uses_store=True,
             endpoint=shows.delete_show,
             tag="shows",
             summary="Delete a show and its feed (its episodes stay, unpublished)",
@@ -515,6 +522,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="PUT",
             path="/api/shows/{show_id}/artwork",
+            uses_store=True,
             endpoint=shows.upload_artwork,
             tag="shows",
             summary="Upload the show's artwork",
@@ -599,6 +607,7 @@ def operations(web: WebApp) -> list[Operation]:
                 parameters=(RANGE_PARAMETER,),
                 replies=_public_file_replies(tuple(dict.fromkeys(ENCLOSURE_TYPES.values()))),
                 errors={416: "The range is outside the file."},
+                uses_store=True,
             )
             for method in ("GET", "HEAD")
         ],
@@ -613,6 +622,7 @@ def operations(web: WebApp) -> list[Operation]:
                 parameters=(RANGE_PARAMETER,),
                 replies=_public_file_replies(ARTWORK_MEDIA_TYPES),
                 errors={416: "The range is outside the file."},
+                uses_store=True,
             )
             for method in ("GET", "HEAD")
         ],
@@ -620,6 +630,7 @@ def operations(web: WebApp) -> list[Operation]:
         Operation(
             method="POST",
             path="/api/episodes/{episode_id}/publish",
+            uses_store=True,
             endpoint=publishing.publish_episode,
             tag="publishing",
             summary="Publish (or schedule, or publish again) an episode in its show's feed",

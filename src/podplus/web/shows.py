@@ -179,7 +179,7 @@ async def upload_artwork(request: Request) -> Response:
     user = await current_user(request)
     show = await _owned(request, user.id)
     found = services(request)
-    with found.analyzer.slot(user.id):
+    async with found.analyzer.slot(user.id):
         upload = await receive_upload(
             request,
             destination=found.files.incoming_path(),
@@ -194,14 +194,16 @@ async def upload_artwork(request: Request) -> Response:
                     f"file: artwork must be a JPEG or PNG image ({exc})."
                 ) from exc
             suffix = _judge(facts)
-            name = found.public_files.place_artwork(upload.path, stem=show.feed_id, suffix=suffix)
+            name = await found.public_files.place_artwork(
+                upload.path, stem=show.feed_id, suffix=suffix
+            )
         finally:
             found.files.remove(upload.path)
     if not await found.shows.set_artwork(show.id, name=name, size_px=facts.width or 0):
-        found.public_files.remove_artwork(name)
+        await found.public_files.remove_artwork(name)
         raise NotFound("No such show.")
     if show.artwork_name and show.artwork_name != name:
-        found.public_files.remove_artwork(show.artwork_name)
+        await found.public_files.remove_artwork(show.artwork_name)
     updated = await found.shows.get(show.id)
     assert updated is not None
     return json_response((await shows_out(request, [updated]))[0])
