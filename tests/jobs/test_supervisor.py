@@ -35,9 +35,11 @@ def group_alive(pgid: int, *, within_s: float = 2.0) -> bool:
 
 
 def _in_group(pid: int, pgid: int) -> bool:
+    """Whether ``pid`` is a live member of group ``pgid``. A zombie is dead: it waits only
+    for its parent (init, for an orphan) to reap it, which a busy machine does late."""
     try:
-        return os.getpgid(pid) == pgid
-    except ProcessLookupError:
+        return os.getpgid(pid) == pgid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.NoSuchProcess):
         return False
 
 

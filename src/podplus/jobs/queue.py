@@ -39,6 +39,7 @@ QUEUE_NAME = "assembly"
 # The key of the PostgreSQL advisory lock two processes take to create procrastinate's
 # schema one after the other ("podplus" in ASCII, an arbitrary constant of our own).
 SCHEMA_LOCK_KEY = 0x706F64706C7573
+QUEUE_CONNECTION_WAIT_S = 5.0
 
 
 def uses_queue(database_url: str) -> bool:
@@ -78,7 +79,12 @@ def queue_app(database_url: str, *, max_connections: int) -> App:
     """A procrastinate app on our database (not opened): ``await app.open_async()``."""
     return App(
         connector=PsycopgConnector(
-            conninfo=libpq_url(database_url), min_size=1, max_size=max_connections
+            conninfo=libpq_url(database_url),
+            min_size=1,
+            max_size=max_connections,
+            # A request waits this long for a connection, not the pool's default 30 s:
+            # past it the API answers 503 (``podplus.storage.database.is_unavailable``).
+            timeout=QUEUE_CONNECTION_WAIT_S,
         )
     )
 

@@ -69,6 +69,7 @@ def _unavailable_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
     try:
         import asyncpg
+        import psycopg
     except ImportError:  # the PostgreSQL extra isn't installed: no such errors either
         return errors
     return (
@@ -77,10 +78,20 @@ def _unavailable_errors() -> tuple[type[BaseException], ...]:
         asyncpg.InterfaceError,  # "connection is closed", a pool that is closing
         asyncpg.CannotConnectNowError,  # starting up or shutting down
         asyncpg.OperatorInterventionError,  # an administrator's shutdown, crash recovery
+        psycopg.OperationalError,  # the queue's driver: the same, and its pool's timeout
     )
 
 
-# The errors that can mean "the database can't be reached" (``is_unavailable`` decides):
-# the web layer answers them with a 503 of its own.
+def _wrapping_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    try:
+        from procrastinate.exceptions import ConnectorException
+    except ImportError:
+        return errors
+    return (*errors, ConnectorException)  # raised from the psycopg error
+
+
+# The errors that can mean "the database can't be reached" (``is_unavailable`` decides,
+# following what each was raised from): the web layer answers them with a 503 of its own.
 UNAVAILABLE_ERRORS = _unavailable_errors()
-SQLITE_ERRORS = (sqlite3.OperationalError,)
+MAYBE_UNAVAILABLE_ERRORS = _wrapping_errors()

@@ -31,7 +31,7 @@ from podplus.errors import (
     UnsupportedMedia,
 )
 from podplus.feeds.artwork import ArtworkRule
-from podplus.storage.database import SQLITE_ERRORS, UNAVAILABLE_ERRORS, is_unavailable
+from podplus.storage.database import MAYBE_UNAVAILABLE_ERRORS, UNAVAILABLE_ERRORS, is_unavailable
 from podplus.storage.publishing import PublishBlock
 from podplus.web.headers import ERROR_HEADERS
 
@@ -175,6 +175,6 @@ async def maybe_unavailable(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     PodplusError: podplus_error,
     HTTPException: http_error,
-    **dict.fromkeys((*UNAVAILABLE_ERRORS, *SQLITE_ERRORS), maybe_unavailable),
+    **dict.fromkeys((*UNAVAILABLE_ERRORS, *MAYBE_UNAVAILABLE_ERRORS), maybe_unavailable),
     Exception: unexpected_error,
 }
