@@ -200,7 +200,8 @@ def test_kill_9_mid_assembly_then_restart_recovers_the_job(
     # The files: nothing of the job in work/, the episode's audio in place.
     assert list(work.iterdir()) == []
     ready = httpx.get(f"{restarted.base_url}/api/episodes/{episode['id']}", headers=auth).json()
-    audio = server.data_dir / "media" / "episodes" / f"{episode['id']}-{job_id}.mp3"
+    # Named for its attempt (the second): a late first attempt could overwrite nothing.
+    audio = server.data_dir / "media" / "episodes" / f"{episode['id']}-{job_id}-2.mp3"
     assert ready["status"] == "ready" and audio.stat().st_size == ready["size_bytes"] > 0
     # The rows: the job succeeded on its second attempt; both engines are recorded as over.
     with sqlite3.connect(server.data_dir / "podplus.db") as database:

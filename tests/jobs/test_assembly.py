@@ -95,7 +95,12 @@ async def queued_job(database: Database, *, audio_name: str | None = None) -> Jo
             updated_at=0,
         )
     )
-    return await JobStore(database).enqueue(owner_id="u1", episode_id=episode_id)
+    jobs = JobStore(database)
+    queued = await jobs.enqueue(owner_id="u1", episode_id=episode_id)
+    # Claimed: its audio is published only while this attempt is the job's current one.
+    claimed = await jobs.start(queued.id, worker="runner")
+    assert claimed is not None
+    return claimed
 
 
 def engine(supervisor: Supervisor, job: Job, *, timeout_s: float = 30) -> RunEngine:

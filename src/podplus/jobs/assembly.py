@@ -176,13 +176,16 @@ async def _render_and_publish(
         episode.id,
         output,
         # A new name for every job: the audio it replaces stays whole until the row moves on.
-        audio_name=f"{episode.id}-{job.id}{output.suffix}",
+        # And for every later attempt: a stale attempt's upload overwrites no one's audio.
+        audio_name=f"{episode.id}-{job.id}{_attempt_suffix(job)}{output.suffix}",
         duration_s=float(done.get("duration_s") or 0.0),
         integrated_lufs=done.get("integrated_lufs"),
         true_peak_db=done.get("true_peak_db"),
         report=_read_report(done, job),
+        attempt=job,
     )
     if published is None:
+        # Or the attempt was replaced: then recording this failure changes nothing either.
         return JobOutcome.failed(FailureCause.INPUT_MISSING, "the episode was deleted")
     logger.info(
         "event=tasks.assemble.published episode_id=%s job_id=%s audio_name=%s size_bytes=%s",
@@ -192,6 +195,10 @@ async def _render_and_publish(
         published.audio_size_bytes,
     )
     return SUCCEEDED
+
+
+def _attempt_suffix(job: Job) -> str:
+    return "" if job.attempts <= 1 else f"-{job.attempts}"
 
 
 def _read_report(done: Mapping[str, Any], job: Job) -> AssemblyReport | None:

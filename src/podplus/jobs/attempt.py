@@ -124,19 +124,29 @@ class Attempts:
         return JobStatus.SUCCEEDED
 
     async def hand_back(self, job: Job) -> JobStatus:
-        """Stopped by our own shutdown: not the job's fault, so the attempt doesn't count."""
+        """Stopped by our own shutdown: not the job's fault, so the attempt doesn't count.
+        Only while the row is still this attempt: a worker given up for dead hands back
+        nothing that another has taken since."""
         status = await self._jobs.requeue_or_fail(
-            job.id, max_attempts=self._settings.assembly_max_attempts, count_attempt=False
+            job.id,
+            max_attempts=self._settings.assembly_max_attempts,
+            count_attempt=False,
+            attempt=job,
         )
         if status is JobStatus.FAILED:
             self._metrics.failures.labels(FailureCause.INTERRUPTED).inc()
         return status
 
+    async def cancel(self, job_id: str) -> None:
+        """Kill the engine group of ``job_id``'s attempt here (or keep it from starting);
+        the attempt then ends as cancelled, recorded against that attempt only."""
+        await self._supervisor.cancel(job_id)
+
     async def recover(self, job: Job) -> JobStatus:
         """A job whose worker died: back to the queue, counting the attempt it was on, or
         failed as ``interrupted`` once it has used them all (cancelled if asked to be)."""
         status = await self._jobs.requeue_or_fail(
-            job.id, max_attempts=self._settings.assembly_max_attempts
+            job.id, max_attempts=self._settings.assembly_max_attempts, attempt=job
         )
         if status is JobStatus.FAILED:
             self._metrics.failures.labels(FailureCause.INTERRUPTED).inc()

@@ -18,6 +18,17 @@ Crash recovery across machines
     lost worker's engine is gone already: the supervisor starts every engine with a
     parent-death signal (``setpriv --pdeathsig KILL``).
 
+    The retry is a new procrastinate job (the stalled one is ended as failed), written
+    after our row's change has committed: a worker that was only frozen and comes back
+    can end nothing but the job it had, and its late writes to our row and to the
+    episode's audio are refused (they apply to its own attempt only). At its next beat it
+    sees it was given up (its ``procrastinate_workers`` row is gone), kills its engines
+    and joins again as a new worker.
+
+    The same sweep reconciles rows left ``running`` whose procrastinate job is no longer
+    running (a database error after the row was started, and procrastinate failed its
+    job): each is recovered as a stalled one is.
+
 Drain (for operators)
     ``SIGTERM`` (or ``SIGINT``) to a worker: it stops fetching at once, lets running
     assemblies finish for up to ``shutdown_grace_s``, then hands the rest back: their
@@ -38,6 +49,7 @@ from typing import Any
 
 from databases import Database
 from procrastinate import App, JobContext, RetryStrategy
+from procrastinate.exceptions import JobAborted
 from procrastinate.job_context import AbortReason
 from procrastinate.jobs import Status
 from procrastinate.worker import Worker
@@ -45,7 +57,7 @@ from procrastinate.worker import Worker
 from podplus.jobs.attempt import Attempts
 from podplus.jobs.queue import QUEUE_NAME, TASK_NAME, JobQueue
 from podplus.settings import Settings
-from podplus.storage.jobs import JobStatus, JobStore
+from podplus.storage.jobs import Job, JobStatus, JobStore
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +100,11 @@ class QueueWorker:
         self._attempts = attempts
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # The attempts running here, by job id, and those we were told to cancel.
+        self._running: dict[str, Job] = {}
+        self._cancelled: set[str] = set()
+        # The procrastinate worker id we found pruned (given up for dead), once.
+        self._given_up: int | None = None
         app.task(
             name=TASK_NAME,
             queue=QUEUE_NAME,
@@ -160,21 +177,59 @@ class QueueWorker:
                 await asyncio.wait_for(asyncio.shield(run), self._settings.worker_heartbeat_s)
                 return
             worker_id = self._worker.worker_id
-            if worker_id is None:
+            if worker_id is None or worker_id == self._given_up:
                 continue
             try:
                 await self._app.job_manager.update_heartbeat(worker_id)
+                if not await self._registered(worker_id):
+                    await self._give_up(worker_id)
+                    continue
+                await self._cancel_requested()
             except Exception:
                 logger.exception("event=queue_worker.heartbeat_failed worker=%s", self.name)
+
+    async def _registered(self, worker_id: int) -> bool:
+        """Whether our procrastinate worker row is still there (a sweep prunes it once we
+        have been silent for ``worker_stall_s``)."""
+        found = await self._database.fetch_val(
+            "SELECT count(*) FROM procrastinate_workers WHERE id = :id", {"id": worker_id}
+        )
+        return bool(found)
+
+    async def _give_up(self, worker_id: int) -> None:
+        """We were given up for dead (frozen, cut off) and our jobs handed to others: stop
+        taking jobs under this identity and kill our engines. Their attempts' ends are
+        refused (our row and audio writes apply to our own attempt only, and the retries
+        are other procrastinate jobs); ``_run_worker`` then joins again as a new worker."""
+        self._given_up = worker_id
+        logger.error(
+            "event=queue_worker.given_up worker=%s worker_id=%s running=%s",
+            self.name,
+            worker_id,
+            ",".join(sorted(self._running)),
+        )
+        self._worker.stop()
+        for job_id in list(self._running):
+            await self._attempts.cancel(job_id)
+
+    async def _cancel_requested(self) -> None:
+        """Cancel the attempts here whose owner asked to, as the embedded runner does at
+        its lease renewal: a cancel whose procrastinate abort never came still arrives."""
+        for job_id in await self._jobs.cancel_requested(list(self._running)):
+            if job_id not in self._cancelled:
+                self._cancelled.add(job_id)
+                logger.info("event=queue_worker.cancel_requested job_id=%s", job_id)
+                await self._attempts.cancel(job_id)
 
     async def _assemble(self, context: JobContext, job_id: str) -> None:
         """The ``assemble`` task: one attempt at our job ``job_id``."""
         try:
-            job = await self._jobs.start(job_id, worker=self.name)
+            job = await self._jobs.start(job_id, worker=self.name, queue_job_id=context.job.id)
             if job is None:
                 # Cancelled before it started (or left by a refused submit): nothing to do.
                 logger.info("event=queue_worker.skipped job_id=%s", job_id)
                 return
+            self._running[job_id] = job
             outcome = await self._attempts.attempt(job)
         except asyncio.CancelledError:
             # Procrastinate aborted the task; on the way out the supervisor has killed the
@@ -193,7 +248,14 @@ class QueueWorker:
                 await self._jobs.mark_cancelled(job_id, attempt=current)  # the owner's cancel
             logger.info("event=tasks.assemble.cancelled job_id=%s", job_id)
             raise
-        await asyncio.shield(self._attempts.record(job, outcome))
+        finally:
+            self._running.pop(job_id, None)
+            self._cancelled.discard(job_id)
+        status = await asyncio.shield(self._attempts.record(job, outcome))
+        if status is JobStatus.CANCELLED:
+            # Cancelled at our heartbeat rather than by procrastinate's abort: its job
+            # ends as aborted all the same.
+            raise JobAborted(job_id)
 
     async def _sweep_loop(self) -> None:
         while not self._stopping.is_set():
@@ -207,45 +269,102 @@ class QueueWorker:
                 logger.exception("event=queue_worker.sweep_failed worker=%s", self.name)
 
     async def recover_stalled(self) -> int:
-        """Retry, once, each job whose worker missed its heartbeats; return how many.
+        """Retry, once, each job whose worker missed its heartbeats, and each row left
+        running that no procrastinate job runs any more; return how many.
 
-        The advisory lock makes the sweeps of several workers take turns: each reads the
-        stalled jobs afresh under it, so a job already retried (queued, or running on a
-        live worker) is not stalled any more and is left alone.
+        A session advisory lock, held on one connection for the whole sweep, makes the
+        sweeps of several workers take turns: each reads the stalled jobs afresh under it,
+        so a job already retried (queued, or running on a live worker) is left alone. No
+        transaction wraps the sweep: each row's change commits before its retry is queued.
         """
-        stall_s = self._settings.worker_stall_s
-        manager = self._app.job_manager
-        recovered = 0
-        async with self._database.transaction():
-            locked = await self._database.fetch_val(
-                "SELECT pg_try_advisory_xact_lock(:key)", {"key": STALL_LOCK_KEY}
+        async with self._database.connection() as connection:
+            locked = await connection.fetch_val(
+                "SELECT pg_try_advisory_lock(:key)", {"key": STALL_LOCK_KEY}
             )
             if not locked:
                 return 0  # another worker is sweeping right now
-            await manager.prune_stalled_workers(stall_s)
-            for stalled in await manager.get_stalled_jobs(
-                seconds_since_heartbeat=stall_s, queue=QUEUE_NAME, task_name=TASK_NAME
-            ):
-                job_id = str(stalled.task_kwargs.get("job_id", ""))
+            try:
+                return await self._retry_stalled() + await self._retry_orphaned()
+            finally:
+                await connection.execute("SELECT pg_advisory_unlock(:key)", {"key": STALL_LOCK_KEY})
+
+    async def _retry_stalled(self) -> int:
+        stall_s = self._settings.worker_stall_s
+        manager = self._app.job_manager
+        recovered = 0
+        await manager.prune_stalled_workers(stall_s)
+        for stalled in await manager.get_stalled_jobs(
+            seconds_since_heartbeat=stall_s, queue=QUEUE_NAME, task_name=TASK_NAME
+        ):
+            job_id = str(stalled.task_kwargs.get("job_id", ""))
+            try:
                 job = await self._jobs.get(job_id)
                 status = job.status if job is not None else JobStatus.FAILED
                 if job is not None and status is JobStatus.RUNNING:
-                    status = await self._attempts.recover(job)
-                if status is JobStatus.QUEUED:
-                    await manager.retry_job(stalled)
-                    await self._notify(stalled.id)
-                elif status in _FINAL:
-                    await manager.finish_job(stalled, status=_FINAL[status], delete_job=False)
-                else:
+                    status = await self._attempts.recover(job)  # committed here
+                if status is JobStatus.RUNNING:
                     continue  # running again elsewhere: another sweep got there first
-                recovered += 1
-                logger.warning(
-                    "event=queue_worker.stalled_job job_id=%s queue_job_id=%s status=%s",
-                    job_id,
-                    stalled.id,
-                    status.value,
+                # The lost attempt's carrier ends; a retry gets a carrier of its own, so
+                # the lost worker, if it comes back, can end nothing but this one.
+                await manager.finish_job(
+                    stalled, status=_FINAL.get(status, Status.FAILED), delete_job=False
                 )
+                if job is not None and status is JobStatus.QUEUED:
+                    await self._requeue(job)
+            except Exception:
+                # This job is tried again at the next sweep; the others go on.
+                logger.exception("event=queue_worker.recovery_failed job_id=%s", job_id)
+                continue
+            recovered += 1
+            logger.warning(
+                "event=queue_worker.stalled_job job_id=%s queue_job_id=%s status=%s",
+                job_id,
+                stalled.id,
+                status.value,
+            )
         return recovered
+
+    async def _retry_orphaned(self) -> int:
+        """Recover rows left ``running`` whose procrastinate job is not running any more
+        (the worker's database calls failed after it started the row, and procrastinate
+        ended its job): no heartbeat, lease or boot sweep would ever see them."""
+        rows = await self._database.fetch_all(
+            "SELECT jobs.id FROM jobs"
+            " LEFT JOIN procrastinate_jobs ON procrastinate_jobs.id = jobs.queue_job_id"
+            " WHERE jobs.status = 'running' AND jobs.queue_job_id IS NOT NULL"
+            " AND (procrastinate_jobs.id IS NULL OR procrastinate_jobs.status <> 'doing')"
+        )
+        recovered = 0
+        for row in rows:
+            try:
+                job = await self._jobs.get(str(row[0]))
+                if job is None or job.status is not JobStatus.RUNNING:
+                    continue
+                status = await self._attempts.recover(job)
+                if status is JobStatus.RUNNING:
+                    continue
+                if status is JobStatus.QUEUED:
+                    await self._requeue(job)
+            except Exception:
+                logger.exception("event=queue_worker.recovery_failed job_id=%s", row[0])
+                continue
+            recovered += 1
+            logger.warning(
+                "event=queue_worker.orphaned_job job_id=%s queue_job_id=%s status=%s",
+                job.id,
+                job.queue_job_id,
+                status.value,
+            )
+        return recovered
+
+    async def _requeue(self, job: Job) -> None:
+        """Give a row put back in the queue a new procrastinate job. Its old id is cleared
+        first, so that if this fails the stray sweep (``hand_over_stray``) does it."""
+        await self._jobs.set_queue_job_id(job.id, None)
+        try:
+            await self._queue.hand_over(job)
+        except Exception:
+            logger.exception("event=queue_worker.requeue_failed job_id=%s", job.id)
 
     async def hand_over_stray(self) -> int:
         """Hand over queued rows no queue job carries (their hand-over failed after they

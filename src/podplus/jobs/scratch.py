@@ -252,15 +252,17 @@ class Scratch:
         """Give the fetched file its cache name; returns the pin to keep. A link, never a
         rename over: a worker sharing the folder may have placed (and pinned) the same
         object meanwhile, and its jobs read that file by name."""
-        try:
-            os.link(staged, path)
-        except FileExistsError:
-            theirs = self._pin(path)
-            if theirs is not None:
-                os.close(pin)
-                return theirs
-            os.replace(staged, path)  # it was evicted meanwhile: ours takes the name
-        return pin
+        while True:
+            try:
+                os.link(staged, path)
+                return pin
+            except FileExistsError:
+                theirs = self._pin(path)
+                if theirs is not None:
+                    os.close(pin)
+                    return theirs
+                # Evicted meanwhile: link again. Never a replace, which could take the
+                # name from a file another process has placed and pinned since.
 
     def _staging_folder(self) -> tuple[Path, int]:
         """A new folder under ``.incoming`` and an exclusive lock on it, so a sweep leaves

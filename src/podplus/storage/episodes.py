@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from podplus.engine.spec import EpisodeSpec
 from podplus.storage.files import FileStore
+from podplus.storage.jobs import Job, still_running
 from podplus.storage.local_objects import LocalObjects
 from podplus.storage.objects import ObjectStore, episode_key
 from podplus.storage.pages import PageOf, Position, newest_first
@@ -139,20 +140,34 @@ class EpisodeStore:
             )
             await self._db.execute(feed_changed(shows.c.id.in_(published_in), now=self._clock()))
 
-    async def set_audio(self, episode_id: str, audio: EpisodeAudio | None) -> bool:
-        """Point the row at ``audio``, or at none; False when there is no such row.
-        Files: see ``EpisodeAudioFiles``."""
+    async def set_audio(
+        self, episode_id: str, audio: EpisodeAudio | None, *, attempt: Job | None = None
+    ) -> bool:
+        """Point the row at ``audio``, or at none; False when there is no such row, or,
+        with ``attempt``, when the job is no longer running that very attempt (checked,
+        and its row locked, in the same transaction). Files: see ``EpisodeAudioFiles``."""
         if audio is None:
             values: dict[str, object] = {field.name: None for field in fields(EpisodeAudio)}
         else:
             values = dict(audio.__dict__)
             values["report"] = None if audio.report is None else audio.report.model_dump_json()
-        updated = await self._db.fetch_val(
-            episodes.update()
-            .where(episodes.c.id == episode_id)
-            .values(**values, updated_at=time.time())
-            .returning(episodes.c.id)
-        )
+        async with self._db.transaction():
+            if attempt is not None:
+                # Locked until commit: a recovery of the job waits for this audio, or this
+                # audio finds the attempt replaced and is refused.
+                current = await self._db.fetch_val(
+                    sa.select(jobs.c.id)
+                    .where(jobs.c.id == attempt.id, still_running(attempt))
+                    .with_for_update()
+                )
+                if current is None:
+                    return False
+            updated = await self._db.fetch_val(
+                episodes.update()
+                .where(episodes.c.id == episode_id)
+                .values(**values, updated_at=time.time())
+                .returning(episodes.c.id)
+            )
         return updated is not None
 
     async def get(self, episode_id: str, *, owner_id: str | None = None) -> Episode | None:
@@ -223,11 +238,14 @@ class EpisodeAudioFiles:
         integrated_lufs: float | None,
         true_peak_db: float | None,
         report: AssemblyReport | None = None,
+        attempt: Job | None = None,
     ) -> EpisodeAudio | None:
         """Move ``rendered`` into place as the episode's audio, then remove the file it replaces.
         The engine's ``report`` on it is written in the same row change (and goes with it).
 
-        Returns None, publishing nothing, when the episode no longer exists.
+        Returns None, publishing nothing, when the episode no longer exists, or when
+        ``attempt`` (the job attempt that rendered it) is no longer the job's current one
+        (its worker was given up for dead and the job runs elsewhere).
         """
         before = await self._episodes.get(episode_id)
         if before is None:
@@ -242,8 +260,9 @@ class EpisodeAudioFiles:
             true_peak_db=true_peak_db,
             report=report,
         )
-        if not await self._episodes.set_audio(episode_id, audio):
-            # Deleted while the file moved into place: nothing names the file, so it goes.
+        if not await self._episodes.set_audio(episode_id, audio, attempt=attempt):
+            # Deleted (or the attempt replaced) while the file moved into place: nothing
+            # names the file, so it goes.
             await self._objects.delete(key)
             return None
         if before.audio_name and before.audio_name != audio_name:

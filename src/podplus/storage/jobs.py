@@ -106,7 +106,7 @@ def fair_order() -> tuple[sa.ColumnElement[object], ...]:
     return running, sa.func.coalesce(last_started, 0.0), jobs.c.created_at, jobs.c.id
 
 
-def _running(attempt: Job | None) -> sa.ColumnElement[bool]:
+def still_running(attempt: Job | None) -> sa.ColumnElement[bool]:
     """The job is running: with ``attempt``, still the very attempt ``attempt`` was (same
     lease owner, same attempt count), not one that replaced it."""
     running = jobs.c.status == JobStatus.RUNNING.value
@@ -287,10 +287,14 @@ class JobStore:
             .values(cancel_requested=True)
         )
 
-    async def set_queue_job_id(self, job_id: str, queue_job_id: int) -> None:
-        """Remember which procrastinate job carries ``job_id`` (what a cancel aborts)."""
+    async def set_queue_job_id(self, job_id: str, queue_job_id: int | None) -> None:
+        """Remember which procrastinate job carries ``job_id`` (what a cancel aborts);
+        None: none does (the stray sweep, ``undispatched``, hands it over again)."""
+        # A queued row only: once started, the row names the job that started it.
         await self._db.execute(
-            jobs.update().where(jobs.c.id == job_id).values(queue_job_id=queue_job_id)
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
+            .values(queue_job_id=queue_job_id)
         )
 
     async def discard(self, job_id: str) -> None:
@@ -318,14 +322,19 @@ class JobStore:
 
     # -- what runners do -------------------------------------------------------------------
 
-    async def start(self, job_id: str, *, worker: str) -> Job | None:
+    async def start(
+        self, job_id: str, *, worker: str, queue_job_id: int | None = None
+    ) -> Job | None:
         """Mark a queued job running on ``worker`` (one more attempt); None if it is not
         queued any more (cancelled meanwhile, or another worker started it).
 
         The queue carriers' claim: procrastinate has already given the job to this worker,
-        and this conditional UPDATE is what makes the row agree, once.
+        and this conditional UPDATE is what makes the row agree, once. ``queue_job_id`` is
+        the procrastinate job that brought it: what a cancel aborts, and what the workers'
+        sweep checks is still running it.
         """
         now = self._clock()
+        carrier = {} if queue_job_id is None else {"queue_job_id": queue_job_id}
         changed = await self._db.fetch_val(
             jobs.update()
             .where(jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value)
@@ -340,6 +349,7 @@ class JobStore:
                 phase="starting",
                 error=None,
                 failure_cause=None,
+                **carrier,
             )
             .returning(jobs.c.id)
         )
@@ -404,6 +414,19 @@ class JobStore:
         )
         return {row[0] for row in rows}
 
+    async def cancel_requested(self, job_ids: list[str]) -> set[str]:
+        """Those of these running jobs whose owner asked to cancel them."""
+        if not job_ids:
+            return set()
+        rows = await self._db.fetch_all(
+            sa.select(jobs.c.id).where(
+                jobs.c.id.in_(job_ids),
+                jobs.c.status == JobStatus.RUNNING.value,
+                jobs.c.cancel_requested,
+            )
+        )
+        return {row[0] for row in rows}
+
     async def report_progress(self, job_id: str, *, fraction: float, phase: str) -> None:
         await self._db.execute(
             jobs.update()
@@ -418,7 +441,7 @@ class JobStore:
     async def succeed(self, job_id: str, *, attempt: Job | None = None) -> None:
         await self._transition(
             job_id,
-            where=_running(attempt),
+            where=still_running(attempt),
             status=JobStatus.SUCCEEDED,
             progress=1.0,
             phase="done",
@@ -430,7 +453,7 @@ class JobStore:
         """End a running job as failed: ``cause`` for programs, ``error`` for people."""
         await self._transition(
             job_id,
-            where=_running(attempt),
+            where=still_running(attempt),
             status=JobStatus.FAILED,
             error=error,
             failure_cause=cause.value,
@@ -439,13 +462,18 @@ class JobStore:
     async def mark_cancelled(self, job_id: str, *, attempt: Job | None = None) -> None:
         await self._transition(
             job_id,
-            where=_running(attempt),
+            where=still_running(attempt),
             status=JobStatus.CANCELLED,
             error="cancelled",
         )
 
     async def requeue_or_fail(
-        self, job_id: str, *, max_attempts: int, count_attempt: bool = True
+        self,
+        job_id: str,
+        *,
+        max_attempts: int,
+        count_attempt: bool = True,
+        attempt: Job | None = None,
     ) -> JobStatus:
         """Put an interrupted job back in the queue, unless it has used up its attempts (then
         it fails as ``interrupted``), or its owner asked to cancel it.
@@ -453,12 +481,18 @@ class JobStore:
         ``count_attempt=False`` is for a clean shutdown: the job did nothing wrong.
         Each change applies only to the very attempt that was read (same lease owner and
         attempt count), so when two live runners recover one job, the second changes
-        nothing, even if a third has started the job again meanwhile.
+        nothing, even if a third has started the job again meanwhile. With ``attempt``,
+        nothing changes unless the row is still that very attempt.
         """
         job = await self.get(job_id)
         if job is None or job.status is not JobStatus.RUNNING:
             return job.status if job else JobStatus.FAILED
-        same_attempt = _running(job)
+        if attempt is not None and (job.attempts, job.lease_owner) != (
+            attempt.attempts,
+            attempt.lease_owner,
+        ):
+            return job.status  # another attempt's now: not ours to end
+        same_attempt = still_running(job)
         attempts = job.attempts if count_attempt else max(0, job.attempts - 1)
         if job.cancel_requested:
             await self._transition(
