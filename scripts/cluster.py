@@ -22,6 +22,7 @@ Importable, for the tests (``tests/cluster``) and ``benchmarks/cluster_bench.py`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import secrets
@@ -213,11 +214,38 @@ class Store:
         (self.root / "pid").write_text(f"{process.pid}\n")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(self.endpoint + "/", timeout=1.0)  # any answer (403) will do
+            # Back means taking writes: its S3 port answers a while before its volume
+            # server has registered again, and until then every upload is refused.
+            if self._takes_writes():
                 return
-            time.sleep(0.1)
-        raise ClusterError(f"weed mini did not answer again on {self.endpoint}")
+            time.sleep(0.2)
+        raise ClusterError(f"weed mini did not take writes again on {self.endpoint}")
+
+    def _takes_writes(self) -> bool:
+        from podplus.settings import Settings
+        from podplus.storage.objects import open_object_store
+
+        settings = Settings(
+            storage_url=f"s3://{BUCKET}/.probe",
+            s3_endpoint=self.endpoint,
+            s3_access_key_id=ACCESS_KEY_ID,
+            s3_secret_access_key=SECRET_ACCESS_KEY,
+            s3_timeout_s=2.0,
+        )
+
+        async def probe() -> None:
+            store = open_object_store(settings)
+            with tempfile.NamedTemporaryFile() as sample:
+                sample.write(b"podplus")
+                sample.flush()
+                await store.put_file("write-probe", Path(sample.name))
+            await store.delete("write-probe")
+
+        try:
+            asyncio.run(probe())
+        except Exception:
+            return False
+        return True
 
     def stop(self) -> None:
         subprocess.run([str(SCRIPTS_DIR / "weed.sh"), "stop"], env=self.env, check=False)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import PASSWORD, POSTGRES_URL_VARIABLE
@@ -161,3 +162,19 @@ class Studio:
                 timeout_s=timeout_s,
             )
         )
+
+
+@pytest.fixture
+def studio(cluster: Any, tmp_path: Path) -> Iterator[Studio]:
+    """A new account on the module's ``cluster`` (each module starts its own)."""
+    made = Studio.sign_up(cluster, tmp_path)
+    yield made
+    made.close()
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie waiting for a busy init to reap it does not."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -8,14 +8,20 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 import pytest
 
-from tests.cluster.conftest import Studio, engine_starts, job_row, running_cluster, wait_until
+from tests.cluster.conftest import (
+    Studio,
+    alive,
+    engine_starts,
+    job_row,
+    running_cluster,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -24,20 +30,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with running_cluster(tmp_path_factory.mktemp("cluster")) as running:
         yield running
-
-
-@pytest.fixture
-def studio(cluster: Any, tmp_path: Path) -> Iterator[Studio]:
-    made = Studio.sign_up(cluster, tmp_path)
-    yield made
-    made.close()
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def group_alive(pgid: int) -> bool:

@@ -9,10 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
-from tests.cluster.conftest import Studio, engine_starts, job_row, running_cluster, wait_until
+from tests.cluster.conftest import (
+    Studio,
+    alive,
+    engine_starts,
+    job_row,
+    running_cluster,
+    wait_until,
+)
 from tests.media_files import tone
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -23,20 +29,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # A store that doesn't answer in 3 s counts as down (the default is 30 s).
     with running_cluster(tmp_path_factory.mktemp("cluster"), PODPLUS_S3_TIMEOUT_S="3") as running:
         yield running
-
-
-@pytest.fixture
-def studio(cluster: Any, tmp_path: Path) -> Iterator[Studio]:
-    made = Studio.sign_up(cluster, tmp_path)
-    yield made
-    made.close()
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def test_jobs_end_cleanly_and_the_api_answers_503_while_the_store_is_down(
