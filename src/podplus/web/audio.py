@@ -97,11 +97,17 @@ def audio_response(path: Path, *, filename: str, range_header: str | None) -> Fi
 
 
 async def object_response(
-    objects: ObjectStore, key: str, *, filename: str, range_header: str | None
+    objects: ObjectStore,
+    key: str,
+    *,
+    filename: str,
+    range_header: str | None,
+    head_only: bool = False,
 ) -> Response:
     """The object ``key`` for a request that sent ``range_header``: from the disk as
-    ``audio_response`` sends it where the store is local, else streamed from the store.
-    ``NotFound`` if there is no such object; ``StoreUnavailable`` if the store is down."""
+    ``audio_response`` sends it where the store is local, else streamed from the store
+    (``head_only``: the headers alone, and nothing read). ``NotFound`` if there is no such
+    object; ``StoreUnavailable`` if the store is down."""
     local = objects.local_path(key)
     if local is not None:
         return audio_response(local, filename=filename, range_header=range_header)
@@ -120,7 +126,9 @@ async def object_response(
         headers["ETag"] = f'"{stored.etag}"'
     if chosen is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{stored.size_bytes}"
-    chunks = _empty() if last < first else objects.read(key, first=first, last=last)
+    # A HEAD is answered from the stat: no bytes are asked of the store.
+    empty = head_only or last < first
+    chunks = _empty() if empty else objects.read(key, first=first, last=last)
     try:
         # The first bytes before the answer starts: a failure is still an error answer.
         head = await anext(chunks, b"")

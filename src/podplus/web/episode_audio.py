@@ -91,6 +91,7 @@ async def _serve(request: Request, found: Services, episode: Episode) -> Respons
             episode_key(episode.audio_name),
             filename=filename,
             range_header=request.headers.get("range"),
+            head_only=request.method == "HEAD",
         )
     except NotFound:
         raise NotFound("The episode has no audio yet.") from None

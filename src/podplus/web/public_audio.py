@@ -51,7 +51,11 @@ async def public_audio(request: Request) -> Response:
     range_header = request.headers.get("range")
     try:
         response = await object_response(
-            found.objects, public_audio_key(name), filename=name, range_header=range_header
+            found.objects,
+            public_audio_key(name),
+            filename=name,
+            range_header=range_header,
+            head_only=request.method == "HEAD",
         )
     except NotFound:
         raise NotFound("No such episode audio.") from None
@@ -91,6 +95,7 @@ async def public_artwork(request: Request) -> Response:
             public_artwork_key(name),
             filename=name,
             range_header=request.headers.get("range"),
+            head_only=request.method == "HEAD",
         )
     except NotFound:
         raise NotFound("No such artwork.") from None
